@@ -1,0 +1,179 @@
+//! Camera models and the conventions they carry.
+//!
+//! Conventions live in the types, not in comments alone:
+//! - [`CameraFromWorld`] maps world points into the camera frame with **OpenCV axes**
+//!   (x right, y down, z forward). This is what calibration tools call "extrinsics".
+//! - [`WorldFromCamera`] is its inverse (camera-to-world, OpenCV axes).
+//! - [`WorldFromCameraGl`] is camera-to-world with **OpenGL axes** (x right, y up, looking down
+//!   -z), as Bevy, nerfstudio and most renderers use.
+//! - Pixels are [`Pixel`]s in the OpenCV convention: the centre of the top-left pixel is (0, 0).
+//! - The world is right-handed, **Z up**, in metres.
+
+mod intrinsics;
+mod pose;
+
+pub use intrinsics::{Distortion, Intrinsics};
+pub use pose::{CameraFromWorld, WorldFromCamera, WorldFromCameraGl};
+
+use nalgebra::{Point2, Point3, Unit, Vector3};
+
+/// A position on the image plane in pixels; the centre of the top-left pixel is (0, 0).
+pub type Pixel = Point2<f64>;
+
+/// A ray in world coordinates.
+#[derive(Debug, Clone, Copy)]
+pub struct Ray {
+    pub origin: Point3<f64>,
+    pub direction: Unit<Vector3<f64>>,
+}
+
+impl Ray {
+    pub fn at(&self, distance: f64) -> Point3<f64> {
+        self.origin + self.direction.into_inner() * distance
+    }
+}
+
+/// A calibrated camera: intrinsics (with lens distortion) and extrinsics.
+#[derive(Debug, Clone)]
+pub struct Camera {
+    pub intrinsics: Intrinsics,
+    pub pose: CameraFromWorld,
+}
+
+impl Camera {
+    pub fn new(intrinsics: Intrinsics, pose: CameraFromWorld) -> Self {
+        Self { intrinsics, pose }
+    }
+
+    /// Camera centre in world coordinates.
+    pub fn centre(&self) -> Point3<f64> {
+        self.pose.centre()
+    }
+
+    /// Optical axis (unit, world coordinates).
+    pub fn forward(&self) -> Vector3<f64> {
+        self.pose.inverse().rotation * Vector3::z()
+    }
+
+    /// Projects a world point to a pixel, or `None` if the point is behind the camera.
+    /// The point need not fall inside the image.
+    pub fn project(&self, world: &Point3<f64>) -> Option<Pixel> {
+        let c = self.pose.transform(world);
+        if c.z <= 1e-9 {
+            return None;
+        }
+        Some(self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z))
+    }
+
+    /// Projects a world point and also returns its depth along the optical axis.
+    pub fn project_with_depth(&self, world: &Point3<f64>) -> Option<(Pixel, f64)> {
+        let c = self.pose.transform(world);
+        if c.z <= 1e-9 {
+            return None;
+        }
+        Some((self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z), c.z))
+    }
+
+    /// The world point at `depth` (along the optical axis) seen at `pixel`.
+    pub fn unproject(&self, pixel: &Pixel, depth: f64) -> Point3<f64> {
+        let (x, y) = self.intrinsics.normalised_from_pixel(pixel);
+        let c = Point3::new(x * depth, y * depth, depth);
+        self.pose.inverse().transform(&c)
+    }
+
+    /// The viewing ray through `pixel`.
+    pub fn ray(&self, pixel: &Pixel) -> Ray {
+        let (x, y) = self.intrinsics.normalised_from_pixel(pixel);
+        let inv = self.pose.inverse();
+        let dir = inv.rotation * Vector3::new(x, y, 1.0);
+        Ray {
+            origin: inv.centre,
+            direction: Unit::new_normalize(dir),
+        }
+    }
+
+    /// Whether a pixel lies inside the image (pixel centres from 0 to size-1, edges at -0.5).
+    pub fn in_image(&self, p: &Pixel) -> bool {
+        p.x >= -0.5
+            && p.y >= -0.5
+            && p.x < self.intrinsics.width as f64 - 0.5
+            && p.y < self.intrinsics.height as f64 - 0.5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Rotation3;
+
+    fn test_camera(distortion: Distortion) -> Camera {
+        let intrinsics = Intrinsics {
+            width: 1280,
+            height: 720,
+            fx: 1100.0,
+            fy: 1090.0,
+            cx: 641.3,
+            cy: 357.9,
+            distortion,
+        };
+        let pose = WorldFromCamera::looking_at(
+            Point3::new(12.0, -20.0, 4.0),
+            Point3::new(2.0, 1.0, 1.5),
+            Vector3::z(),
+        )
+        .inverse();
+        Camera::new(intrinsics, pose)
+    }
+
+    #[test]
+    fn project_unproject_round_trip() {
+        for distortion in [
+            Distortion::None,
+            Distortion::RadialTangential {
+                k1: -0.12,
+                k2: 0.03,
+                p1: 0.001,
+                p2: -0.0007,
+                k3: 0.0,
+            },
+        ] {
+            let cam = test_camera(distortion);
+            for &(u, v, d) in &[(0.0, 0.0, 5.0), (640.0, 360.0, 22.0), (1279.0, 719.0, 40.0), (100.0, 600.0, 3.0)] {
+                let px = Pixel::new(u, v);
+                let world = cam.unproject(&px, d);
+                let (back, depth) = cam.project_with_depth(&world).expect("in front");
+                assert!((back - px).norm() < 1e-6, "{distortion:?}: {px} -> {back}");
+                assert!((depth - d).abs() < 1e-9);
+                let ray = cam.ray(&px);
+                let along = ray.at((world - ray.origin).norm());
+                assert!((along - world).norm() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn looking_at_puts_target_on_principal_point() {
+        let cam = test_camera(Distortion::None);
+        let p = cam.project(&Point3::new(2.0, 1.0, 1.5)).expect("in front");
+        assert!((p.x - 641.3).abs() < 1e-9 && (p.y - 357.9).abs() < 1e-9);
+        // World up projects upwards in the image (smaller v).
+        let up = cam.project(&Point3::new(2.0, 1.0, 2.5)).expect("in front");
+        assert!(up.y < p.y);
+        // Behind the camera projects to nothing.
+        let behind = cam.centre() - (Point3::new(2.0, 1.0, 1.5) - cam.centre());
+        assert!(cam.project(&behind).is_none());
+    }
+
+    #[test]
+    fn gl_and_cv_poses_agree() {
+        let cam = test_camera(Distortion::None);
+        let cv = cam.pose.inverse();
+        let gl = WorldFromCameraGl::from(cv);
+        // OpenGL looks down -z; OpenCV down +z.
+        let fwd_gl = gl.rotation * -Vector3::z();
+        assert!((fwd_gl - cam.forward()).norm() < 1e-12);
+        let back = WorldFromCamera::from(gl);
+        assert!((back.rotation.matrix() - cv.rotation.matrix()).norm() < 1e-12);
+        let _ = Rotation3::<f64>::identity();
+    }
+}

@@ -1,0 +1,152 @@
+//! Ingest: opens the capture's camera files and streams their frames.
+//!
+//! Files are decoded as streams, one frame at a time ([`crate::media::VideoReader`]); a whole
+//! video is never held in memory. [`survey`] is the first pass: it keeps only a small thumbnail
+//! per frame (for the coarse sync track and the segmentation's region of interest) and a handful
+//! of full-resolution frames spread over the clip (for the background model).
+
+use crate::capture::{Capture, CaptureCamera};
+use crate::media::{MediaError, VideoReader};
+use image::RgbImage;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("camera {camera}: the video is {got_w}x{got_h} but the calibration says {want_w}x{want_h}: {path}")]
+    SizeMismatch {
+        camera: String,
+        path: PathBuf,
+        got_w: u32,
+        got_h: u32,
+        want_w: u32,
+        want_h: u32,
+    },
+    #[error("camera {camera}: the video has no frames: {path}")]
+    Empty { camera: String, path: PathBuf },
+    #[error("camera {camera} is not in the capture (known: {known})")]
+    UnknownCamera { camera: String, known: String },
+    #[error("no cameras left to reconstruct from after holding out {held_out}")]
+    NoCameras { held_out: String },
+}
+
+/// Chooses the cameras reconstruction may read: all but the held-out ones. When `hold_out` is
+/// `None`, the manifest's `held_out` flags decide.
+pub fn select_cameras(capture: &Capture, hold_out: Option<&[String]>) -> Result<Vec<CaptureCamera>, IngestError> {
+    if let Some(ids) = hold_out {
+        for id in ids {
+            if capture.camera(id).is_none() {
+                return Err(IngestError::UnknownCamera {
+                    camera: id.clone(),
+                    known: capture.cameras.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+    }
+    let held = |c: &CaptureCamera| match hold_out {
+        Some(ids) => ids.iter().any(|id| id == &c.id),
+        None => c.held_out,
+    };
+    let chosen: Vec<CaptureCamera> = capture.cameras.iter().filter(|c| !held(c)).cloned().collect();
+    if chosen.is_empty() {
+        let held: Vec<&str> = capture.cameras.iter().filter(|c| held(c)).map(|c| c.id.as_str()).collect();
+        return Err(IngestError::NoCameras {
+            held_out: held.join(", "),
+        });
+    }
+    Ok(chosen)
+}
+
+/// What one pass over a camera file leaves behind.
+pub struct Survey {
+    pub camera_id: String,
+    pub frame_count: u64,
+    /// Presentation time of each frame (s from the stream start), when known.
+    pub pts: Vec<Option<f64>>,
+    /// Small RGB thumbnails (box-filtered), one per frame.
+    pub thumbnails: Vec<RgbImage>,
+    /// Thumbnail pixels per full-resolution pixel is `1 / thumb_scale`.
+    pub thumb_scale: u32,
+    /// Full-resolution frames spread evenly over the clip.
+    pub samples: Vec<RgbImage>,
+}
+
+/// Thumbnail scale so thumbnails are at most ~320 pixels wide.
+pub fn thumb_scale(width: u32) -> u32 {
+    width.div_ceil(320).max(1)
+}
+
+/// Box-filtered RGB thumbnail.
+pub fn thumbnail(img: &RgbImage, scale: u32) -> RgbImage {
+    if scale <= 1 {
+        return img.clone();
+    }
+    let (w, h) = ((img.width() / scale).max(1), (img.height() / scale).max(1));
+    let mut out = vec![0u8; (w * h * 3) as usize];
+    let raw = img.as_raw();
+    let stride = img.width() as usize * 3;
+    let n = scale * scale;
+    for ty in 0..h {
+        for tx in 0..w {
+            let mut acc = [0u32; 3];
+            for dy in 0..scale {
+                let row = (ty * scale + dy) as usize * stride;
+                for dx in 0..scale {
+                    let i = row + (tx * scale + dx) as usize * 3;
+                    for c in 0..3 {
+                        acc[c] += raw.get(i + c).copied().unwrap_or(0) as u32;
+                    }
+                }
+            }
+            let o = ((ty * w + tx) * 3) as usize;
+            for c in 0..3 {
+                out[o + c] = (acc[c] / n) as u8;
+            }
+        }
+    }
+    RgbImage::from_raw(w, h, out).unwrap_or_else(|| RgbImage::new(w, h))
+}
+
+/// Decodes a camera file once: thumbnails of every frame and `samples` full frames.
+pub fn survey(camera: &CaptureCamera, samples: usize) -> Result<Survey, IngestError> {
+    let mut reader = VideoReader::open(&camera.video, 1)?;
+    let info = reader.info().clone();
+    let want = (camera.camera.intrinsics.width, camera.camera.intrinsics.height);
+    if (info.width, info.height) != want {
+        return Err(IngestError::SizeMismatch {
+            camera: camera.id.clone(),
+            path: camera.video.clone(),
+            got_w: info.width,
+            got_h: info.height,
+            want_w: want.0,
+            want_h: want.1,
+        });
+    }
+    let expected = camera.frame_count.or(info.frame_count).unwrap_or(0).max(1);
+    let scale = thumb_scale(info.width);
+    let stride = (expected as usize / samples.max(1)).max(1);
+    let mut out = Survey {
+        camera_id: camera.id.clone(),
+        frame_count: 0,
+        pts: Vec::new(),
+        thumbnails: Vec::new(),
+        thumb_scale: scale,
+        samples: Vec::new(),
+    };
+    while let Some(frame) = reader.next_frame()? {
+        out.thumbnails.push(thumbnail(&frame.image, scale));
+        out.pts.push(frame.pts_seconds);
+        if frame.index as usize % stride == stride / 2 && out.samples.len() < samples {
+            out.samples.push(frame.image);
+        }
+        out.frame_count += 1;
+    }
+    if out.frame_count == 0 {
+        return Err(IngestError::Empty {
+            camera: camera.id.clone(),
+            path: camera.video.clone(),
+        });
+    }
+    Ok(out)
+}

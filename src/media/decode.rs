@@ -1,0 +1,224 @@
+//! Streaming decode: one frame in memory at a time.
+
+use super::{MediaError, init};
+use ffmpeg_next as ff;
+use ff::format::Pixel;
+use ff::software::scaling::{context::Context as Scaler, flag::Flags};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+
+/// What the container says about a video stream.
+#[derive(Debug, Clone)]
+pub struct VideoInfo {
+    pub width: u32,
+    pub height: u32,
+    /// Average frame rate from the container (0 when unknown).
+    pub fps: f64,
+    /// Frame count from the container header, when it states one.
+    pub frame_count: Option<u64>,
+}
+
+/// One decoded frame.
+pub struct DecodedFrame {
+    /// Index in decode order, from 0.
+    pub index: u64,
+    /// Presentation time in seconds from the stream start, when the container has timestamps.
+    pub pts_seconds: Option<f64>,
+    pub image: RgbImage,
+}
+
+/// Decodes a video file to RGB frames, one at a time.
+pub struct VideoReader {
+    path: PathBuf,
+    input: ff::format::context::Input,
+    stream_index: usize,
+    decoder: ff::decoder::Video,
+    scaler: Option<Scaler>,
+    time_base: f64,
+    start_pts: Option<i64>,
+    info: VideoInfo,
+    next_index: u64,
+    eof_sent: bool,
+    finished: bool,
+    decoded: ff::frame::Video,
+}
+
+// SAFETY: a `VideoReader` exclusively owns its FFmpeg demuxer, decoder and scaler contexts and
+// only touches them through `&mut self`, so they are never used from two threads at once.
+// FFmpeg contexts are not bound to the thread that created them; moving one between threads
+// (what `Send` allows) is supported by FFmpeg.
+unsafe impl Send for VideoReader {}
+
+impl VideoReader {
+    /// Opens `path`. `threads` is FFmpeg's decoder thread count (0 lets FFmpeg choose).
+    pub fn open(path: &Path, threads: usize) -> Result<Self, MediaError> {
+        init();
+        let open_err = |source| MediaError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let input = ff::format::input(&path).map_err(open_err)?;
+        let stream = input
+            .streams()
+            .best(ff::media::Type::Video)
+            .ok_or_else(|| MediaError::NoVideoStream {
+                path: path.to_path_buf(),
+            })?;
+        let stream_index = stream.index();
+        let tb = stream.time_base();
+        let time_base = if tb.denominator() != 0 {
+            f64::from(tb)
+        } else {
+            0.0
+        };
+        let rate = stream.avg_frame_rate();
+        let fps = if rate.denominator() != 0 && rate.numerator() > 0 {
+            f64::from(rate)
+        } else {
+            let r = stream.rate();
+            if r.denominator() != 0 { f64::from(r) } else { 0.0 }
+        };
+        let frames = stream.frames();
+        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(open_err)?;
+        if threads != 1 {
+            ctx.set_threading(ff::codec::threading::Config {
+                kind: ff::codec::threading::Type::Frame,
+                count: threads,
+                ..Default::default()
+            });
+        }
+        let decoder = ctx.decoder().video().map_err(open_err)?;
+        let info = VideoInfo {
+            width: decoder.width(),
+            height: decoder.height(),
+            fps,
+            frame_count: (frames > 0).then_some(frames as u64),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            input,
+            stream_index,
+            decoder,
+            scaler: None,
+            time_base,
+            start_pts: None,
+            info,
+            next_index: 0,
+            eof_sent: false,
+            finished: false,
+            decoded: ff::frame::Video::empty(),
+        })
+    }
+
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn decode_err(&self, source: ff::Error) -> MediaError {
+        MediaError::Decode {
+            path: self.path.clone(),
+            frame: self.next_index,
+            source,
+        }
+    }
+
+    /// The next frame, or `None` at the end of the stream.
+    pub fn next_frame(&mut self) -> Result<Option<DecodedFrame>, MediaError> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            match self.decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => return self.convert().map(Some),
+                Err(ff::Error::Eof) => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(e) => return Err(self.decode_err(e)),
+            }
+            if self.eof_sent {
+                // Drained after EOF without a frame: done.
+                self.finished = true;
+                return Ok(None);
+            }
+            // Feed the decoder the next packet of our stream.
+            let mut fed = false;
+            while let Some((stream, packet)) = self.input.packets().next() {
+                if stream.index() == self.stream_index {
+                    match self.decoder.send_packet(&packet) {
+                        Ok(()) => {}
+                        // Corrupt packets: FFmpeg conceals what it can; report the rest.
+                        Err(ff::Error::InvalidData) => {
+                            tracing::warn!(
+                                "corrupt packet before frame {} skipped: {}",
+                                self.next_index,
+                                self.path.display()
+                            );
+                        }
+                        Err(e) => return Err(self.decode_err(e)),
+                    }
+                    fed = true;
+                    break;
+                }
+            }
+            if !fed {
+                self.decoder.send_eof().map_err(|e| self.decode_err(e))?;
+                self.eof_sent = true;
+            }
+        }
+    }
+
+    fn convert(&mut self) -> Result<DecodedFrame, MediaError> {
+        let (w, h) = (self.decoded.width(), self.decoded.height());
+        if self.scaler.is_none() {
+            let scaler = Scaler::get(self.decoded.format(), w, h, Pixel::RGB24, w, h, Flags::BILINEAR)
+                .map_err(|e| self.decode_err(e))?;
+            self.scaler = Some(scaler);
+        }
+        let mut rgb = ff::frame::Video::empty();
+        if let Some(scaler) = self.scaler.as_mut() {
+            scaler.run(&self.decoded, &mut rgb).map_err(|e| MediaError::Decode {
+                path: self.path.clone(),
+                frame: self.next_index,
+                source: e,
+            })?;
+        }
+        let stride = rgb.stride(0);
+        let data = rgb.data(0);
+        let row = w as usize * 3;
+        let mut buf = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            buf.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        let image = RgbImage::from_raw(w, h, buf).ok_or_else(|| MediaError::Decode {
+            path: self.path.clone(),
+            frame: self.next_index,
+            source: ff::Error::InvalidData,
+        })?;
+        let pts = self.decoded.timestamp().or(self.decoded.pts());
+        let pts_seconds = pts.map(|p| {
+            let start = *self.start_pts.get_or_insert(p);
+            (p - start) as f64 * self.time_base
+        });
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(DecodedFrame {
+            index,
+            pts_seconds,
+            image,
+        })
+    }
+}
+
+impl Iterator for VideoReader {
+    type Item = Result<DecodedFrame, MediaError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_frame().transpose()
+    }
+}

@@ -1,0 +1,365 @@
+//! The reconstruction on disk, so rendering never recomputes it.
+//!
+//! ```text
+//! RECON/
+//!   recon.json            schema replay360-recon v1 (below)
+//!   frames/000123.ply     one splat cloud per reconstructed instant
+//!   backgrounds/cam03.png the background plate of each camera used
+//! ```
+//! Each frame is a binary little-endian PLY with one `vertex` element:
+//! `float x y z` (world metres, Z up), `float nx ny nz` (outward unit normal),
+//! `uchar red green blue` (sRGB), `float radius` (disc radius, m). Any point-cloud tool
+//! (MeshLab, CloudCompare, Open3D) opens it.
+//!
+//! `recon.json` records the capture it came from, which cameras were used and held out, the
+//! estimated sync offsets, the voxel size, every frame's time (common timeline, s), file,
+//! splat count, centroid and bounds, the motion analysis and the stage timings.
+
+use crate::analyse::Analysis;
+use ply_rs_bw::parser::Parser;
+use ply_rs_bw::ply::{
+    Addable, ElementDef, Encoding, Ply, Property, PropertyAccess, PropertyAccessResult, PropertyDef,
+    PropertyType, ScalarType,
+};
+use ply_rs_bw::writer::Writer;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const RECON_FORMAT: &str = "replay360-recon";
+pub const RECON_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconError {
+    #[error("cannot read the reconstruction ({source}): {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("recon.json is not valid {RECON_FORMAT} JSON ({source}): {path}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("not a replay360 reconstruction (format {found:?}): {path}")]
+    WrongFormat { path: PathBuf, found: String },
+    #[error("reconstruction schema v{found} is newer than this build understands (v{RECON_VERSION}): {path}")]
+    NewerVersion { path: PathBuf, found: u32 },
+    #[error("splat file is not a valid replay360 PLY ({problem}): {path}")]
+    Ply { path: PathBuf, problem: String },
+    #[error("the reconstruction has no frames: {path}")]
+    NoFrames { path: PathBuf },
+}
+
+/// One splat cloud.
+#[derive(Debug, Clone, Default)]
+pub struct SplatFrame {
+    pub positions: Vec<[f32; 3]>,
+    pub normals: Vec<[f32; 3]>,
+    pub colours: Vec<[u8; 3]>,
+    pub radii: Vec<f32>,
+}
+
+impl SplatFrame {
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Vertex {
+    p: [f32; 3],
+    n: [f32; 3],
+    c: [u8; 3],
+    r: f32,
+}
+
+impl PropertyAccess for Vertex {
+    fn new() -> Self {
+        Self::default()
+    }
+    fn set_property(&mut self, key: &str, property: Property) -> PropertyAccessResult {
+        let f = match property {
+            Property::Float(v) => v,
+            Property::Double(v) => v as f32,
+            Property::UChar(v) => {
+                match key {
+                    "red" => self.c[0] = v,
+                    "green" => self.c[1] = v,
+                    "blue" => self.c[2] = v,
+                    _ => return PropertyAccessResult::Ignored,
+                }
+                return PropertyAccessResult::Set;
+            }
+            _ => return PropertyAccessResult::Ignored,
+        };
+        match key {
+            "x" => self.p[0] = f,
+            "y" => self.p[1] = f,
+            "z" => self.p[2] = f,
+            "nx" => self.n[0] = f,
+            "ny" => self.n[1] = f,
+            "nz" => self.n[2] = f,
+            "radius" => self.r = f,
+            _ => return PropertyAccessResult::Ignored,
+        }
+        PropertyAccessResult::Set
+    }
+    fn get_float(&self, key: &str) -> Option<f32> {
+        Some(match key {
+            "x" => self.p[0],
+            "y" => self.p[1],
+            "z" => self.p[2],
+            "nx" => self.n[0],
+            "ny" => self.n[1],
+            "nz" => self.n[2],
+            "radius" => self.r,
+            _ => return None,
+        })
+    }
+    fn get_uchar(&self, key: &str) -> Option<u8> {
+        Some(match key {
+            "red" => self.c[0],
+            "green" => self.c[1],
+            "blue" => self.c[2],
+            _ => return None,
+        })
+    }
+}
+
+const FLOATS: [&str; 6] = ["x", "y", "z", "nx", "ny", "nz"];
+const COLOURS: [&str; 3] = ["red", "green", "blue"];
+
+/// Writes a splat frame as binary PLY (atomically).
+pub fn write_ply(path: &Path, frame: &SplatFrame, comment: &str) -> Result<(), ReconError> {
+    let mut ply = Ply::<Vertex>::new();
+    ply.header.encoding = Encoding::BinaryLittleEndian;
+    ply.header.comments.push(format!("replay360 splat frame v1; {comment}"));
+    let mut el = ElementDef::new("vertex".to_owned());
+    for name in FLOATS {
+        el.properties
+            .add(PropertyDef::new(name.to_owned(), PropertyType::Scalar(ScalarType::Float)));
+    }
+    for name in COLOURS {
+        el.properties
+            .add(PropertyDef::new(name.to_owned(), PropertyType::Scalar(ScalarType::UChar)));
+    }
+    el.properties
+        .add(PropertyDef::new("radius".to_owned(), PropertyType::Scalar(ScalarType::Float)));
+    ply.header.elements.add(el);
+    let verts = (0..frame.len())
+        .map(|i| Vertex {
+            p: frame.positions[i],
+            n: frame.normals[i],
+            c: frame.colours[i],
+            r: frame.radii[i],
+        })
+        .collect();
+    ply.payload.insert("vertex".to_owned(), verts);
+    let mut buf = Vec::new();
+    Writer::new()
+        .write_ply(&mut buf, &mut ply)
+        .map_err(|e| ReconError::Ply {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+    crate::util::write_atomic(path, &buf).map_err(|source| ReconError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a splat frame written by [`write_ply`] (or any PLY with x y z, and optionally normals,
+/// colours and radius).
+pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
+    let file = std::fs::File::open(path).map_err(|source| ReconError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = std::io::BufReader::new(file);
+    let ply = Parser::<Vertex>::new().read_ply(&mut reader).map_err(|e| ReconError::Ply {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    let has = |name: &str| {
+        ply.header
+            .elements
+            .get("vertex")
+            .is_some_and(|e| e.properties.contains_key(name))
+    };
+    if !(has("x") && has("y") && has("z")) {
+        return Err(ReconError::Ply {
+            path: path.to_path_buf(),
+            problem: "no vertex element with x, y, z".to_owned(),
+        });
+    }
+    let verts = ply.payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
+    let mut f = SplatFrame::default();
+    for v in verts {
+        if v.p.iter().chain(&v.n).chain(std::iter::once(&v.r)).any(|x| !x.is_finite()) {
+            return Err(ReconError::Ply {
+                path: path.to_path_buf(),
+                problem: "a vertex has NaN or infinite values".to_owned(),
+            });
+        }
+        f.positions.push(v.p);
+        f.normals.push(v.n);
+        f.colours.push(v.c);
+        f.radii.push(v.r);
+    }
+    Ok(f)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncEntry {
+    pub camera: String,
+    /// Common-timeline time of the camera's first frame (s).
+    pub offset_s: f64,
+    pub fps: f64,
+    pub frames: u64,
+    pub residual_px: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrameEntry {
+    pub index: usize,
+    /// Common-timeline time (s).
+    pub time: f64,
+    pub file: PathBuf,
+    pub splats: usize,
+    /// Centroid of the occupied volume (m).
+    pub centroid: [f64; 3],
+    pub bbox_min: [f64; 3],
+    pub bbox_max: [f64; 3],
+    pub volume_m3: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackgroundEntry {
+    pub camera: String,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReconManifest {
+    pub format: String,
+    pub version: u32,
+    /// The capture manifest this was made from (relative to the recon directory when possible).
+    pub capture: PathBuf,
+    pub cameras: Vec<String>,
+    pub held_out: Vec<String>,
+    pub sync: Vec<SyncEntry>,
+    pub voxel_size: f64,
+    pub fps: f64,
+    pub frames: Vec<FrameEntry>,
+    pub backgrounds: Vec<BackgroundEntry>,
+    pub analysis: Option<Analysis>,
+    /// Stage timings (s).
+    pub timings: BTreeMap<String, f64>,
+}
+
+/// An opened reconstruction directory.
+#[derive(Debug, Clone)]
+pub struct Reconstruction {
+    pub dir: PathBuf,
+    pub manifest: ReconManifest,
+}
+
+impl Reconstruction {
+    pub fn open(dir: &Path) -> Result<Self, ReconError> {
+        let path = if dir.is_dir() { dir.join("recon.json") } else { dir.to_path_buf() };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).map_err(|source| ReconError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let header: Header = serde_json::from_str(&text).map_err(|source| ReconError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let found = header.format.unwrap_or_default();
+        if found != RECON_FORMAT {
+            return Err(ReconError::WrongFormat { path, found });
+        }
+        if let Some(v) = header.version
+            && v > RECON_VERSION
+        {
+            return Err(ReconError::NewerVersion { path, found: v });
+        }
+        let manifest: ReconManifest =
+            serde_json::from_str(&text).map_err(|source| ReconError::Parse { path: path.clone(), source })?;
+        if manifest.frames.is_empty() {
+            return Err(ReconError::NoFrames { path });
+        }
+        Ok(Self { dir, manifest })
+    }
+
+    pub fn capture_path(&self) -> PathBuf {
+        if self.manifest.capture.is_absolute() {
+            self.manifest.capture.clone()
+        } else {
+            self.dir.join(&self.manifest.capture)
+        }
+    }
+
+    pub fn load_frame(&self, index: usize) -> Result<SplatFrame, ReconError> {
+        let entry = self.manifest.frames.get(index).ok_or_else(|| ReconError::Ply {
+            path: self.dir.clone(),
+            problem: format!("frame {index} does not exist"),
+        })?;
+        read_ply(&self.dir.join(&entry.file))
+    }
+
+    /// Index of the frame nearest to `time`.
+    pub fn frame_at(&self, time: f64) -> usize {
+        let frames = &self.manifest.frames;
+        let i = frames.partition_point(|f| f.time < time);
+        if i == 0 {
+            return 0;
+        }
+        if i >= frames.len() {
+            return frames.len() - 1;
+        }
+        if (frames[i].time - time).abs() < (time - frames[i - 1].time).abs() { i } else { i - 1 }
+    }
+
+    pub fn time_range(&self) -> (f64, f64) {
+        let f = &self.manifest.frames;
+        (f[0].time, f[f.len() - 1].time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ply_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.ply");
+        let frame = SplatFrame {
+            positions: vec![[1.0, -2.0, 3.5], [0.25, 0.5, -7.0]],
+            normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
+            colours: vec![[255, 0, 7], [10, 20, 30]],
+            radii: vec![0.01, 0.02],
+        };
+        write_ply(&path, &frame, "test").expect("write");
+        let back = read_ply(&path).expect("read");
+        assert_eq!(back.positions, frame.positions);
+        assert_eq!(back.normals, frame.normals);
+        assert_eq!(back.colours, frame.colours);
+        assert_eq!(back.radii, frame.radii);
+        std::fs::write(&path, b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float q\nend_header\n1\n").expect("write");
+        assert!(read_ply(&path).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Reconstruction: per instant, a coloured splat cloud of the athlete from the cameras' mattes
+//! (hierarchical visual hull, surface normals, view-weighted colour with visibility).
+
+pub mod colour;
+pub mod format;
+pub mod hull;
+
+pub use format::{ReconError, ReconManifest, Reconstruction, SplatFrame};
+
+use crate::camera::Camera;
+use crate::segment::Silhouette;
+use nalgebra::Point3;
+
+/// One camera at the instant being reconstructed.
+pub struct View<'a> {
+    pub camera: &'a Camera,
+    /// The athlete in the camera frame nearest to the instant.
+    pub silhouette: &'a Silhouette,
+    /// Image motion of the athlete from that frame to the instant (pixels): a point seen at `p`
+    /// at the instant appears at `p - shift` in the frame.
+    pub shift: (f64, f64),
+}
+
+/// What one instant produced.
+pub struct InstantResult {
+    pub splats: SplatFrame,
+    pub centroid: Point3<f64>,
+    pub bbox_min: Point3<f64>,
+    pub bbox_max: Point3<f64>,
+    pub volume_m3: f64,
+}
+
+/// Reconstructs the athlete at one instant.
+///
+/// A first, tolerant carve at twice the voxel size (a cell survives even if a quarter of the
+/// cameras see no athlete there) finds views that disagree with the rest, typically because the
+/// venue hides the athlete from them; those views are left out of the exact carve and colouring.
+pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> InstantResult {
+    let mut kept: Vec<&View> = views.iter().collect();
+    if views.len() >= 6 {
+        let mut coarse = *params;
+        coarse.leaf = params.leaf * 2.0;
+        coarse.levels = params.levels.saturating_sub(1).max(1);
+        coarse.tolerance = views.len() / 4;
+        let robust = hull::carve(views, &coarse);
+        kept = views.iter().filter(|v| hull::agreement(&robust, v) >= 0.6).collect();
+        if kept.len() < 3 {
+            kept = views.iter().collect();
+        }
+    }
+    let kept: Vec<View> = kept
+        .into_iter()
+        .map(|v| View {
+            camera: v.camera,
+            silhouette: v.silhouette,
+            shift: v.shift,
+        })
+        .collect();
+    let views = &kept[..];
+    let mut params = *params;
+    params.min_views = params.min_views.min(views.len());
+    let params = &params;
+    let occ = hull::carve(views, params);
+    let mut sum = nalgebra::Vector3::zeros();
+    let mut n = 0usize;
+    let mut lo = Point3::new(f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut hi = Point3::new(f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for k in 0..occ.dims[2] {
+        for j in 0..occ.dims[1] {
+            for i in 0..occ.dims[0] {
+                if occ.cells[occ.index(i, j, k)] != 0 {
+                    let p = occ.centre(i, j, k);
+                    sum += p.coords;
+                    n += 1;
+                    lo = lo.inf(&p);
+                    hi = hi.sup(&p);
+                }
+            }
+        }
+    }
+    let surface = hull::surface(&occ);
+    let colours = colour::colour(views, &surface, params.leaf);
+    let radius = (params.leaf * 0.8) as f32;
+    let splats = SplatFrame {
+        positions: surface
+            .iter()
+            .map(|s| [s.position.x as f32, s.position.y as f32, s.position.z as f32])
+            .collect(),
+        normals: surface
+            .iter()
+            .map(|s| [s.normal.x as f32, s.normal.y as f32, s.normal.z as f32])
+            .collect(),
+        colours,
+        radii: vec![radius; surface.len()],
+    };
+    let centroid = if n > 0 { Point3::from(sum / n as f64) } else { Point3::origin() };
+    if n == 0 {
+        lo = Point3::origin();
+        hi = Point3::origin();
+    }
+    InstantResult {
+        splats,
+        centroid,
+        bbox_min: lo,
+        bbox_max: hi,
+        volume_m3: n as f64 * params.leaf.powi(3),
+    }
+}

@@ -1,0 +1,496 @@
+//! Segmentation: a per-camera background model and per-frame athlete mattes.
+//!
+//! The background is the per-pixel median of frames spread over the clip (the athlete moves
+//! fast, so every pixel shows the venue in most of them). A pixel is foreground when it differs
+//! from the background by more than a noise-derived threshold and is not a cast shadow (darker
+//! than the background with the same chromaticity). Mattes are computed only inside a region
+//! of interest around the athlete, cleaned (small blobs removed, gaps closed, holes filled) and
+//! carry a summed-area table for constant-time box counts during carving.
+
+use image::RgbImage;
+use rayon::prelude::*;
+
+/// The empty venue as one camera sees it.
+#[derive(Clone)]
+pub struct BackgroundModel {
+    pub image: RgbImage,
+    /// Estimated per-channel noise standard deviation (8-bit code values).
+    pub sigma: f32,
+}
+
+impl BackgroundModel {
+    /// Per-pixel median of the sample frames; noise from the median absolute deviation.
+    pub fn from_samples(samples: &[RgbImage]) -> Self {
+        let Some(first) = samples.first() else {
+            return Self {
+                image: RgbImage::new(1, 1),
+                sigma: 2.0,
+            };
+        };
+        let (w, h) = first.dimensions();
+        let k = samples.len();
+        let mut out = vec![0u8; (w * h * 3) as usize];
+        let raws: Vec<&[u8]> = samples.iter().map(|s| s.as_raw().as_slice()).collect();
+        out.par_chunks_mut(w as usize * 3).enumerate().for_each(|(y, row)| {
+            let mut vals = vec![0u8; k];
+            let base = y * w as usize * 3;
+            for (i, o) in row.iter_mut().enumerate() {
+                for (v, r) in vals.iter_mut().zip(&raws) {
+                    *v = r.get(base + i).copied().unwrap_or(0);
+                }
+                let (_, m, _) = vals.select_nth_unstable(k / 2);
+                *o = *m;
+            }
+        });
+        // Noise: median absolute deviation over a sparse set of pixels and all samples.
+        let mut dev: Vec<u8> = Vec::new();
+        let n = out.len();
+        let mut i = 0;
+        while i < n {
+            for r in &raws {
+                if let Some(v) = r.get(i) {
+                    dev.push(v.abs_diff(out[i]));
+                }
+            }
+            i += 97;
+        }
+        let sigma = if dev.is_empty() {
+            2.0
+        } else {
+            let mid = dev.len() / 2;
+            let (_, m, _) = dev.select_nth_unstable(mid);
+            (*m as f32 * 1.4826).max(0.8)
+        };
+        Self {
+            image: RgbImage::from_raw(w, h, out).unwrap_or_else(|| RgbImage::new(w, h)),
+            sigma,
+        }
+    }
+
+    /// Colour distance threshold for foreground.
+    pub fn threshold(&self) -> f32 {
+        (5.0 * self.sigma).max(15.0)
+    }
+}
+
+/// Pixel rectangle [x0, x1) x [y0, y1) in full-resolution image coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roi {
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
+}
+
+impl Roi {
+    pub fn width(&self) -> u32 {
+        self.x1.saturating_sub(self.x0)
+    }
+    pub fn height(&self) -> u32 {
+        self.y1.saturating_sub(self.y0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.width() == 0 || self.height() == 0
+    }
+}
+
+/// A binary athlete matte over a region of interest (outside it: background).
+#[derive(Clone, Debug)]
+pub struct Matte {
+    pub roi: Roi,
+    bits: Vec<u8>,
+    /// Summed-area table, (w + 1) x (h + 1), built on first use.
+    sat: std::sync::OnceLock<Vec<u32>>,
+    pub area: u32,
+    /// Mean foreground pixel position (full-resolution pixels), if any.
+    pub centroid: Option<(f64, f64)>,
+}
+
+impl Matte {
+    pub fn empty() -> Self {
+        Self::from_bits(Roi { x0: 0, y0: 0, x1: 0, y1: 0 }, Vec::new())
+    }
+
+    /// Builds a matte from a mask over `roi` (row-major, 0/1).
+    pub fn from_bits(roi: Roi, bits: Vec<u8>) -> Self {
+        let w = roi.width() as usize;
+        let (mut sx, mut sy, mut area) = (0.0f64, 0.0f64, 0u32);
+        for (i, b) in bits.iter().enumerate() {
+            if *b != 0 {
+                sx += (i % w) as f64;
+                sy += (i / w) as f64;
+                area += 1;
+            }
+        }
+        let centroid = (area > 0).then(|| {
+            (
+                roi.x0 as f64 + sx / area as f64,
+                roi.y0 as f64 + sy / area as f64,
+            )
+        });
+        Self {
+            roi,
+            bits,
+            sat: std::sync::OnceLock::new(),
+            area,
+            centroid,
+        }
+    }
+
+    fn sat(&self) -> &[u32] {
+        self.sat.get_or_init(|| {
+            let (w, h) = (self.roi.width() as usize, self.roi.height() as usize);
+            let mut sat = vec![0u32; (w + 1) * (h + 1)];
+            for y in 0..h {
+                let mut row = 0u32;
+                for x in 0..w {
+                    row += self.bits[y * w + x] as u32;
+                    sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
+                }
+            }
+            sat
+        })
+    }
+
+    /// Tight bounding box of the athlete pixels, grown by `margin` and clipped to `limit`.
+    pub fn bounds(&self, margin: u32, limit: (u32, u32)) -> Option<Roi> {
+        let w = self.roi.width() as usize;
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for (i, b) in self.bits.iter().enumerate() {
+            if *b != 0 {
+                let (x, y) = (i % w, i / w);
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+            }
+        }
+        if x0 == usize::MAX {
+            return None;
+        }
+        Some(Roi {
+            x0: (self.roi.x0 + x0 as u32).saturating_sub(margin),
+            y0: (self.roi.y0 + y0 as u32).saturating_sub(margin),
+            x1: (self.roi.x0 + x1 as u32 + 1 + margin).min(limit.0),
+            y1: (self.roi.y0 + y1 as u32 + 1 + margin).min(limit.1),
+        })
+    }
+
+    /// The same matte over a different region (pixels outside the old region are background).
+    pub fn recrop(&self, roi: Roi) -> Self {
+        let mut bits = vec![0u8; (roi.width() * roi.height()) as usize];
+        for y in roi.y0..roi.y1 {
+            for x in roi.x0..roi.x1 {
+                if self.get(x as i64, y as i64) {
+                    bits[((y - roi.y0) * roi.width() + (x - roi.x0)) as usize] = 1;
+                }
+            }
+        }
+        Self::from_bits(roi, bits)
+    }
+
+    /// Whether full-resolution pixel (x, y) is athlete.
+    pub fn get(&self, x: i64, y: i64) -> bool {
+        let r = &self.roi;
+        if x < r.x0 as i64 || y < r.y0 as i64 || x >= r.x1 as i64 || y >= r.y1 as i64 {
+            return false;
+        }
+        let w = r.width() as usize;
+        self.bits[(y - r.y0 as i64) as usize * w + (x - r.x0 as i64) as usize] != 0
+    }
+
+    /// Number of athlete pixels in [x0, x1) x [y0, y1) (full-resolution, clipped).
+    pub fn count(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> u32 {
+        let r = &self.roi;
+        let cx0 = (x0 - r.x0 as i64).clamp(0, r.width() as i64) as usize;
+        let cy0 = (y0 - r.y0 as i64).clamp(0, r.height() as i64) as usize;
+        let cx1 = (x1 - r.x0 as i64).clamp(0, r.width() as i64) as usize;
+        let cy1 = (y1 - r.y0 as i64).clamp(0, r.height() as i64) as usize;
+        if cx1 <= cx0 || cy1 <= cy0 {
+            return 0;
+        }
+        let w1 = r.width() as usize + 1;
+        let sat = self.sat();
+        let s = |x: usize, y: usize| sat[y * w1 + x];
+        s(cx1, cy1) + s(cx0, cy0) - s(cx0, cy1) - s(cx1, cy0)
+    }
+
+    /// The matte as a full-size 8-bit mask (255 = athlete).
+    pub fn to_gray(&self, width: u32, height: u32) -> image::GrayImage {
+        let mut g = image::GrayImage::new(width, height);
+        for y in self.roi.y0..self.roi.y1.min(height) {
+            for x in self.roi.x0..self.roi.x1.min(width) {
+                if self.get(x as i64, y as i64) {
+                    g.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+        }
+        g
+    }
+}
+
+/// The athlete in one camera frame: its matte and the frame's pixels over the same region.
+#[derive(Clone, Debug)]
+pub struct Silhouette {
+    pub matte: Matte,
+    /// Pixels of `matte.roi`.
+    pub colour: RgbImage,
+}
+
+impl Silhouette {
+    pub fn empty() -> Self {
+        Self {
+            matte: Matte::empty(),
+            colour: RgbImage::new(0, 0),
+        }
+    }
+
+    /// Segments `frame` inside `roi`, then keeps only a tight region around the athlete.
+    pub fn extract(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Self {
+        let m = matte(frame, background, roi);
+        let Some(tight) = m.bounds(6, frame.dimensions()) else {
+            return Self::empty();
+        };
+        let matte = m.recrop(tight);
+        let colour = image::imageops::crop_imm(frame, tight.x0, tight.y0, tight.width(), tight.height()).to_image();
+        Self { matte, colour }
+    }
+
+    /// Bilinear colour at a full-resolution pixel position (clamped to the region).
+    pub fn sample(&self, x: f64, y: f64) -> [f32; 3] {
+        if self.colour.width() == 0 {
+            return [0.0; 3];
+        }
+        crate::util::images::sample_bilinear(&self.colour, x - self.matte.roi.x0 as f64, y - self.matte.roi.y0 as f64)
+    }
+}
+
+/// Whether a frame pixel differs from the background enough to be athlete (and is not a
+/// shadow the athlete casts on the venue).
+#[inline]
+pub fn is_foreground(p: [u8; 3], b: [u8; 3], threshold: f32) -> bool {
+    let d = (0..3).map(|c| p[c].abs_diff(b[c])).max().unwrap_or(0) as f32;
+    if d <= threshold {
+        return false;
+    }
+    // Shadow: darker, same chromaticity.
+    let lp = p[0] as f32 + p[1] as f32 + p[2] as f32;
+    let lb = b[0] as f32 + b[1] as f32 + b[2] as f32;
+    if lb > 60.0 && lp > 0.0 {
+        let ratio = lp / lb;
+        if (0.3..0.95).contains(&ratio) {
+            let chroma = (0..3)
+                .map(|c| (p[c] as f32 / lp - b[c] as f32 / lb).abs())
+                .fold(0.0f32, f32::max);
+            if chroma < 0.045 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Computes the athlete matte of `frame` inside `roi`.
+pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte {
+    let roi = Roi {
+        x0: roi.x0.min(frame.width()),
+        y0: roi.y0.min(frame.height()),
+        x1: roi.x1.min(frame.width()),
+        y1: roi.y1.min(frame.height()),
+    };
+    if roi.is_empty() || background.image.dimensions() != frame.dimensions() {
+        return Matte::empty();
+    }
+    let (w, h) = (roi.width() as usize, roi.height() as usize);
+    let thr = background.threshold();
+    let mut bits = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (roi.x0 + x as u32, roi.y0 + y as u32);
+            if is_foreground(frame.get_pixel(fx, fy).0, background.image.get_pixel(fx, fy).0, thr) {
+                bits[y * w + x] = 1;
+            }
+        }
+    }
+    clean(&mut bits, w, h);
+    Matte::from_bits(roi, bits)
+}
+
+/// Removes specks, closes one-pixel gaps and fills holes.
+pub fn clean(bits: &mut [u8], w: usize, h: usize) {
+    if w == 0 || h == 0 {
+        return;
+    }
+    // Connected components (8-connected); drop the small ones.
+    let mut label = vec![0u32; w * h];
+    let mut sizes = vec![0usize];
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        if bits[start] == 0 || label[start] != 0 {
+            continue;
+        }
+        let id = sizes.len() as u32;
+        let mut size = 0;
+        label[start] = id;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (x, y) = ((i % w) as i64, (i / w) as i64);
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                        continue;
+                    }
+                    let j = ny as usize * w + nx as usize;
+                    if bits[j] != 0 && label[j] == 0 {
+                        label[j] = id;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        sizes.push(size);
+    }
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let keep = (largest / 50).max(6);
+    for i in 0..w * h {
+        if bits[i] != 0 && sizes[label[i] as usize] < keep {
+            bits[i] = 0;
+        }
+    }
+    // Closing with a 3x3 structuring element.
+    let dilated = morph(bits, w, h, true);
+    let closed = morph(&dilated, w, h, false);
+    // Keep original foreground pixels that erosion at the ROI border would lose.
+    for i in 0..w * h {
+        bits[i] = bits[i].max(closed[i]);
+    }
+    // Fill holes: background not reachable from the ROI border becomes foreground.
+    let mut outside = vec![false; w * h];
+    for x in 0..w {
+        for y in [0, h - 1] {
+            let i = y * w + x;
+            if bits[i] == 0 && !outside[i] {
+                outside[i] = true;
+                stack.push(i);
+            }
+        }
+    }
+    for y in 0..h {
+        for x in [0, w - 1] {
+            let i = y * w + x;
+            if bits[i] == 0 && !outside[i] {
+                outside[i] = true;
+                stack.push(i);
+            }
+        }
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        let mut visit = |j: usize| {
+            if bits[j] == 0 && !outside[j] {
+                outside[j] = true;
+                stack.push(j);
+            }
+        };
+        if x > 0 {
+            visit(i - 1);
+        }
+        if x + 1 < w {
+            visit(i + 1);
+        }
+        if y > 0 {
+            visit(i - w);
+        }
+        if y + 1 < h {
+            visit(i + w);
+        }
+    }
+    for i in 0..w * h {
+        if !outside[i] {
+            bits[i] = 1;
+        }
+    }
+}
+
+fn morph(bits: &[u8], w: usize, h: usize, dilate: bool) -> Vec<u8> {
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut v = if dilate { 0 } else { 1 };
+            'n: for dy in -1i64..=1 {
+                for dx in -1i64..=1 {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    let b = if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                        if dilate { 0 } else { 1 }
+                    } else {
+                        bits[ny as usize * w + nx as usize]
+                    };
+                    if dilate && b != 0 {
+                        v = 1;
+                        break 'n;
+                    }
+                    if !dilate && b == 0 {
+                        v = 0;
+                        break 'n;
+                    }
+                }
+            }
+            out[y * w + x] = v;
+        }
+    }
+    out
+}
+
+/// Intersection over union of two full-size masks (non-zero = foreground).
+pub fn iou(a: &image::GrayImage, b: &image::GrayImage) -> Option<f64> {
+    if a.dimensions() != b.dimensions() {
+        return None;
+    }
+    let (mut inter, mut union) = (0u64, 0u64);
+    for (pa, pb) in a.pixels().zip(b.pixels()) {
+        let (fa, fb) = (pa.0[0] > 127, pb.0[0] > 127);
+        inter += (fa && fb) as u64;
+        union += (fa || fb) as u64;
+    }
+    (union > 0).then(|| inter as f64 / union as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_fills_holes_and_drops_specks() {
+        let (w, h) = (20, 20);
+        let mut bits = vec![0u8; w * h];
+        for y in 4..16 {
+            for x in 4..16 {
+                bits[y * w + x] = 1;
+            }
+        }
+        bits[10 * w + 10] = 0; // hole
+        bits[w + 1] = 1; // speck
+        clean(&mut bits, w, h);
+        assert_eq!(bits[10 * w + 10], 1);
+        assert_eq!(bits[w + 1], 0);
+        let m = Matte::from_bits(Roi { x0: 100, y0: 50, x1: 120, y1: 70 }, bits);
+        assert_eq!(m.area, 144);
+        assert_eq!(m.count(0, 0, 1000, 1000), 144);
+        assert_eq!(m.count(104, 54, 106, 56), 4);
+        assert_eq!(m.count(0, 0, 104, 1000), 0);
+        let (cx, cy) = m.centroid.expect("centroid");
+        assert!((cx - 109.5).abs() < 1e-9 && (cy - 59.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shadows_are_background() {
+        let snow = [230, 236, 244];
+        let shadow = [140, 144, 149];
+        let suit = [214, 34, 44];
+        assert!(!is_foreground(shadow, snow, 15.0));
+        assert!(is_foreground(suit, snow, 15.0));
+        assert!(is_foreground([20, 20, 24], snow, 15.0));
+    }
+}

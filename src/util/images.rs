@@ -1,0 +1,84 @@
+//! Image helpers shared by the stages: sRGB conversion, bilinear sampling, PNG output.
+
+use image::{GrayImage, RgbImage, RgbaImage};
+use std::path::Path;
+
+/// sRGB-encoded byte to linear light in [0, 1].
+pub fn srgb_to_linear(c: u8) -> f32 {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let mut t = [0.0f32; 256];
+        for (i, v) in t.iter_mut().enumerate() {
+            let c = i as f32 / 255.0;
+            *v = if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            };
+        }
+        t
+    });
+    t[c as usize]
+}
+
+/// Linear light in [0, 1] to an sRGB-encoded byte (rounded, clamped).
+pub fn linear_to_srgb(v: f32) -> u8 {
+    let v = v.clamp(0.0, 1.0);
+    let s = if v <= 0.003_130_8 {
+        v * 12.92
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    };
+    (s * 255.0 + 0.5) as u8
+}
+
+/// Bilinear sample of an RGB image at a pixel position (pixel centres at integers), clamped at
+/// the borders. Returns channel values in 0..255 as floats.
+pub fn sample_bilinear(img: &RgbImage, x: f64, y: f64) -> [f32; 3] {
+    let w = img.width() as i64;
+    let h = img.height() as i64;
+    let x0f = x.floor();
+    let y0f = y.floor();
+    let fx = (x - x0f) as f32;
+    let fy = (y - y0f) as f32;
+    let x0 = (x0f as i64).clamp(0, w - 1) as u32;
+    let y0 = (y0f as i64).clamp(0, h - 1) as u32;
+    let x1 = (x0f as i64 + 1).clamp(0, w - 1) as u32;
+    let y1 = (y0f as i64 + 1).clamp(0, h - 1) as u32;
+    let p00 = img.get_pixel(x0, y0).0;
+    let p10 = img.get_pixel(x1, y0).0;
+    let p01 = img.get_pixel(x0, y1).0;
+    let p11 = img.get_pixel(x1, y1).0;
+    let mut out = [0.0f32; 3];
+    for c in 0..3 {
+        let a = p00[c] as f32 * (1.0 - fx) + p10[c] as f32 * fx;
+        let b = p01[c] as f32 * (1.0 - fx) + p11[c] as f32 * fx;
+        out[c] = a * (1.0 - fy) + b * fy;
+    }
+    out
+}
+
+/// Drops the alpha channel.
+pub fn rgba_to_rgb(img: &RgbaImage) -> RgbImage {
+    let mut out = RgbImage::new(img.width(), img.height());
+    for (o, i) in out.pixels_mut().zip(img.pixels()) {
+        o.0 = [i.0[0], i.0[1], i.0[2]];
+    }
+    out
+}
+
+/// Saves a PNG atomically (temporary name, then rename).
+pub fn save_png_rgb(img: &RgbImage, path: &Path) -> Result<(), image::ImageError> {
+    let file = crate::util::AtomicFile::new(path).map_err(image::ImageError::IoError)?;
+    img.save_with_format(file.temp_path(), image::ImageFormat::Png)?;
+    file.commit().map_err(image::ImageError::IoError)?;
+    Ok(())
+}
+
+/// Saves a grey PNG atomically.
+pub fn save_png_gray(img: &GrayImage, path: &Path) -> Result<(), image::ImageError> {
+    let file = crate::util::AtomicFile::new(path).map_err(image::ImageError::IoError)?;
+    img.save_with_format(file.temp_path(), image::ImageFormat::Png)?;
+    file.commit().map_err(image::ImageError::IoError)?;
+    Ok(())
+}
