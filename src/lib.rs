@@ -16,3 +16,5 @@ pub mod pipeline;
 pub mod reconstruct;
 pub mod segment;
 pub mod sync;
+pub mod compose;
+pub mod render;

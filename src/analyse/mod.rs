@@ -253,3 +253,84 @@ mod tests {
         assert!((a.apex_height_m - 9.4 * 9.4 / (2.0 * GRAVITY)).abs() < 0.1);
     }
 }
+
+/// The snow surface under the athlete, estimated from where the reconstruction touches it:
+/// heights along the direction of travel (the course is assumed level across). Used as proxy
+/// geometry for the venue backdrop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroundProfile {
+    pub origin: [f64; 3],
+    /// Horizontal unit direction of travel.
+    pub travel: [f64; 3],
+    /// (distance along `travel` from `origin`, height) samples, sorted by distance.
+    pub samples: Vec<(f64, f64)>,
+}
+
+impl GroundProfile {
+    /// From each frame's time, centroid and lowest reconstructed point. Frames in flight are
+    /// skipped; the profile is linear across the flight and continues the end slopes beyond.
+    pub fn estimate(frames: &[(f64, Point3<f64>, f64)], analysis: Option<&Analysis>) -> Option<Self> {
+        let ground: Vec<&(f64, Point3<f64>, f64)> = frames
+            .iter()
+            .filter(|(t, _, _)| match analysis {
+                Some(a) => *t < a.takeoff_time - 0.04 || *t > a.landing_time + 0.04,
+                None => true,
+            })
+            .collect();
+        let first = frames.first()?;
+        let last = frames.last()?;
+        let d = last.1 - first.1;
+        let travel = Vector3::new(d.x, d.y, 0.0);
+        let travel = if travel.norm() > 1e-6 { travel.normalize() } else { Vector3::x() };
+        let origin = first.1;
+        let mut samples: Vec<(f64, f64)> = ground
+            .iter()
+            .map(|(_, c, low)| ((c - origin).dot(&travel), *low))
+            .collect();
+        if samples.is_empty() {
+            let low = frames.iter().map(|f| f.2).fold(f64::INFINITY, f64::min);
+            samples = vec![(0.0, low), ((last.1 - origin).dot(&travel), low)];
+        }
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Light smoothing of the heights.
+        let raw = samples.clone();
+        for i in 0..samples.len() {
+            let lo = i.saturating_sub(2);
+            let hi = (i + 2).min(raw.len() - 1);
+            samples[i].1 = raw[lo..=hi].iter().map(|s| s.1).sum::<f64>() / (hi - lo + 1) as f64;
+        }
+        Some(Self {
+            origin: [origin.x, origin.y, origin.z],
+            travel: [travel.x, travel.y, travel.z],
+            samples,
+        })
+    }
+
+    /// Height at distance `s` along the course.
+    pub fn height(&self, s: f64) -> f64 {
+        let p = &self.samples;
+        let n = p.len();
+        if n == 1 {
+            return p[0].1;
+        }
+        let slope_at = |a: usize, b: usize| {
+            let ds = p[b].0 - p[a].0;
+            if ds.abs() < 1e-6 { 0.0 } else { ((p[b].1 - p[a].1) / ds).clamp(-0.9, 0.9) }
+        };
+        if s <= p[0].0 {
+            let k = (n - 1).min(4);
+            // Continue the start slope for 60 m, then level out.
+            let ds = (p[0].0 - s).min(60.0);
+            return p[0].1 - slope_at(0, k) * ds;
+        }
+        if s >= p[n - 1].0 {
+            let k = n.saturating_sub(5);
+            let ds = (s - p[n - 1].0).min(60.0);
+            return p[n - 1].1 + slope_at(k, n - 1) * ds;
+        }
+        let i = p.partition_point(|q| q.0 < s).clamp(1, n - 1);
+        let (a, b) = (p[i - 1], p[i]);
+        let f = if b.0 > a.0 { (s - a.0) / (b.0 - a.0) } else { 0.0 };
+        a.1 + (b.1 - a.1) * f
+    }
+}

@@ -16,6 +16,7 @@ use crate::media::VideoReader;
 use crate::reconstruct::format::{
     BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry, write_ply,
 };
+use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_ground};
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
 use crate::segment::{self, BackgroundModel, Roi, Silhouette};
 use crate::sync::{self, Track};
@@ -320,7 +321,6 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
             frames,
         });
     }
-    drop(backgrounds);
     let seg_wall = t_seg.elapsed().as_secs_f64();
     let share = decode_cpu / (decode_cpu + segment_cpu).max(1e-9);
     ingest_s += seg_wall * share;
@@ -453,6 +453,12 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
         tracing::warn!("no ballistic flight found in the reconstruction; shots fall back to the clip's middle");
     }
     timings.insert("analyse_s".to_owned(), t_an.elapsed().as_secs_f64());
+
+    // Venue completion: proxy geometry and textures baked from the plates.
+    let t_venue = Instant::now();
+    let venue = bake_venue(&root, &cams, &backgrounds, &frames, analysis.as_ref())?;
+    drop(backgrounds);
+    timings.insert("venue_s".to_owned(), t_venue.elapsed().as_secs_f64());
     timings.insert("pipeline_s".to_owned(), total.elapsed().as_secs_f64());
 
     let capture_ref = std::fs::canonicalize(&capture.manifest_path).unwrap_or(capture.manifest_path.clone());
@@ -477,6 +483,7 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
         fps: fps / opts.stride.max(1) as f64,
         frames,
         backgrounds: bg_entries,
+        venue,
         analysis,
         timings: timings.clone(),
     };
@@ -489,4 +496,53 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
         voxel_size: leaf,
         timings,
     })
+}
+
+/// Bakes the venue model into `root/venue/`.
+fn bake_venue(
+    root: &Path,
+    cams: &[CaptureCamera],
+    backgrounds: &[BackgroundModel],
+    frames: &[FrameEntry],
+    analysis: Option<&analyse::Analysis>,
+) -> Result<Option<VenueModel>, PipelineError> {
+    let samples: Vec<(f64, Point3<f64>, f64)> = frames
+        .iter()
+        .filter(|f| f.splats > 0)
+        .map(|f| (f.time, Point3::from(f.centroid), f.bbox_min[2]))
+        .collect();
+    let Some(ground) = analyse::GroundProfile::estimate(&samples, analysis) else {
+        return Ok(None);
+    };
+    let centre = samples.iter().fold(Vector3::zeros(), |a, s| a + s.1.coords) / samples.len().max(1) as f64;
+    let model = VenueModel {
+        ground,
+        along: AxisMap::along(),
+        across: AxisMap::across(),
+        dome_centre: [centre.x, centre.y, centre.z],
+        dome_radius: 600.0,
+        ground_texture: PathBuf::from("venue/ground.png"),
+        dome_texture: PathBuf::from("venue/dome.png"),
+    };
+    let plates: Vec<Plate> = cams
+        .iter()
+        .zip(backgrounds)
+        .map(|(c, b)| Plate {
+            camera: &c.camera,
+            image: &b.image,
+        })
+        .collect();
+    let dir = root.join("venue");
+    std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io { path: dir.clone(), source })?;
+    let save = |img: image::RgbImage, file: &Path| {
+        let path = root.join(file);
+        img.save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|e| PipelineError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })
+    };
+    save(bake_ground(&model, &plates, 4096, 1024), &model.ground_texture)?;
+    save(bake_dome(&model, &plates, 2048, 1024), &model.dome_texture)?;
+    Ok(Some(model))
 }

@@ -5,6 +5,8 @@
 //!   recon.json            schema replay360-recon v1 (below)
 //!   frames/000123.ply     one splat cloud per reconstructed instant
 //!   backgrounds/cam03.png the background plate of each camera used
+//!   venue/ground.png      the snow surface texture (see reconstruct::venue)
+//!   venue/dome.png        the sky and distant scenery, equirectangular
 //! ```
 //! Each frame is a binary little-endian PLY with one `vertex` element:
 //! `float x y z` (world metres, Z up), `float nx ny nz` (outward unit normal),
@@ -258,6 +260,9 @@ pub struct ReconManifest {
     pub fps: f64,
     pub frames: Vec<FrameEntry>,
     pub backgrounds: Vec<BackgroundEntry>,
+    /// Proxy geometry and baked textures of the venue.
+    #[serde(default)]
+    pub venue: Option<crate::reconstruct::venue::VenueModel>,
     pub analysis: Option<Analysis>,
     /// Stage timings (s).
     pub timings: BTreeMap<String, f64>,

@@ -1,0 +1,33 @@
+// The venue backdrop: proxy geometry (the snow surface and a distant dome) with a texture baked
+// from the real cameras' background plates. One mip-mapped lookup per pixel: lavapipe runs
+// fragment work in software, so the blending of cameras happens once, at reconstruction.
+
+#import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_clip}
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var venue_texture: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var venue_sampler: sampler;
+
+struct Vertex {
+    @builtin(instance_index) instance_index: u32,
+    @location(0) position: vec3<f32>,
+    @location(2) uv: vec2<f32>,
+};
+
+struct VertexOutput {
+    @builtin(position) clip_position: vec4<f32>,
+    @location(0) uv: vec2<f32>,
+};
+
+@vertex
+fn vertex(v: Vertex) -> VertexOutput {
+    var out: VertexOutput;
+    let world_from_local = get_world_from_local(v.instance_index);
+    out.clip_position = mesh_position_local_to_clip(world_from_local, vec4<f32>(v.position, 1.0));
+    out.uv = v.uv;
+    return out;
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    return vec4<f32>(textureSample(venue_texture, venue_sampler, in.uv).rgb, 1.0);
+}

@@ -1,0 +1,152 @@
+//! Composition: turns a sequence document (RON) into one [`ViewState`] per output frame: which
+//! instant of the capture is shown, from which virtual camera, with which after-images and
+//! trajectory. Plain Rust; the renderer only draws what this module decides.
+
+pub mod path;
+pub mod sequence;
+
+pub use sequence::{Sequence, SequenceError};
+
+use crate::analyse::Analysis;
+use crate::camera::{Camera, Distortion, Intrinsics, WorldFromCamera};
+use nalgebra::{Point3, Rotation3, Unit, Vector3};
+
+/// A virtual camera: where it is, what it looks at, its vertical field of view and roll.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VirtualCamera {
+    pub eye: Point3<f64>,
+    pub target: Point3<f64>,
+    /// Vertical field of view (radians).
+    pub fov_y: f64,
+    /// Rotation about the viewing axis (radians, positive turns the image clockwise).
+    pub roll: f64,
+}
+
+impl VirtualCamera {
+    /// A pinhole camera with square pixels for an image of `width` x `height`.
+    pub fn to_camera(&self, width: u32, height: u32) -> Camera {
+        let f = 0.5 * height as f64 / (0.5 * self.fov_y).tan();
+        let intrinsics = Intrinsics {
+            width,
+            height,
+            fx: f,
+            fy: f,
+            cx: (width as f64 - 1.0) / 2.0,
+            cy: (height as f64 - 1.0) / 2.0,
+            distortion: Distortion::None,
+        };
+        let mut pose = WorldFromCamera::looking_at(self.eye, self.target, Vector3::z());
+        if self.roll != 0.0 {
+            let axis = Unit::new_normalize(pose.rotation * Vector3::z());
+            pose.rotation = Rotation3::from_axis_angle(&axis, self.roll) * pose.rotation;
+        }
+        Camera::new(intrinsics, pose.inverse())
+    }
+}
+
+/// How an after-image (a "slice" of the jump frozen in space) looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ghost {
+    /// Capture time of the slice (s).
+    pub time: f64,
+    pub opacity: f32,
+    /// Linear RGB tint and how much of it to apply (0..1).
+    pub tint: [f32; 3],
+    pub tint_amount: f32,
+    pub desaturate: f32,
+    /// Strength of the tinted rim on silhouette edges.
+    pub rim: f32,
+}
+
+/// The centre-of-mass curve and its time ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrajectoryStyle {
+    pub from: f64,
+    /// Drawn up to here (grows with time when the shot says so).
+    pub to: f64,
+    pub colour: [f32; 3],
+    /// Tube radius (m).
+    pub radius: f32,
+    /// Tick interval (s); 0 for none.
+    pub tick_every: f64,
+}
+
+/// Everything one output frame shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewState {
+    /// Capture time of the live athlete (s, common timeline).
+    pub time: f64,
+    pub camera: VirtualCamera,
+    pub show_athlete: bool,
+    pub ghosts: Vec<Ghost>,
+    pub trajectory: Option<TrajectoryStyle>,
+    pub show_venue: bool,
+}
+
+/// What composition needs to know about the reconstruction.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub start: f64,
+    pub end: f64,
+    pub takeoff: f64,
+    pub apex: f64,
+    pub landing: f64,
+    /// Centre-of-mass track (time, position).
+    pub track: Vec<(f64, Point3<f64>)>,
+}
+
+impl Context {
+    /// From a reconstruction's time range, analysis and frame centroids. Without a detected
+    /// flight the events fall at a quarter, half and three quarters of the clip.
+    pub fn new(range: (f64, f64), analysis: Option<&Analysis>, centroids: &[(f64, Point3<f64>)]) -> Self {
+        let (start, end) = range;
+        let span = end - start;
+        let (takeoff, apex, landing) = match analysis {
+            Some(a) => (a.takeoff_time, a.apex_time, a.landing_time),
+            None => (start + 0.25 * span, start + 0.5 * span, start + 0.75 * span),
+        };
+        let track = match analysis {
+            Some(a) if !a.trajectory.is_empty() => a
+                .trajectory
+                .iter()
+                .map(|s| (s.time, Point3::from(s.position)))
+                .collect(),
+            _ => centroids.to_vec(),
+        };
+        Self {
+            start,
+            end,
+            takeoff,
+            apex,
+            landing,
+            track,
+        }
+    }
+
+    /// Centre of mass at `t` (linear between samples, clamped at the ends).
+    pub fn position(&self, t: f64) -> Point3<f64> {
+        let tr = &self.track;
+        if tr.is_empty() {
+            return Point3::origin();
+        }
+        let i = tr.partition_point(|(ti, _)| *ti < t);
+        if i == 0 {
+            return tr[0].1;
+        }
+        if i >= tr.len() {
+            return tr[tr.len() - 1].1;
+        }
+        let (t0, p0) = tr[i - 1];
+        let (t1, p1) = tr[i];
+        let f = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.0 };
+        p0 + (p1 - p0) * f
+    }
+
+    /// Horizontal direction of travel (unit), from the track's ends.
+    pub fn travel_direction(&self) -> Vector3<f64> {
+        let a = self.position(self.takeoff);
+        let b = self.position(self.landing);
+        let d = Vector3::new(b.x - a.x, b.y - a.y, 0.0);
+        if d.norm() > 1e-6 { d.normalize() } else { Vector3::x() }
+    }
+}

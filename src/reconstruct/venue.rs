@@ -1,0 +1,218 @@
+//! Venue completion: a static model of the venue from the cameras' background plates, so every
+//! pixel of a virtual view is filled, not only the athlete.
+//!
+//! Proxy geometry: the snow surface as a height profile along the direction of travel (from
+//! where the athlete touches it, see [`GroundProfile`]) and a distant dome for sky and
+//! mountains. Each is given a texture baked from the plates: for every texel, the cameras that
+//! see its proxy point best (closest and most face-on for the ground, nearest the image centre
+//! for the dome) are sampled through their full calibration, lens distortion included, and
+//! blended. Rendering then costs one texture lookup per pixel.
+
+use crate::analyse::GroundProfile;
+use crate::camera::Camera;
+use crate::util::images::{linear_to_srgb, sample_bilinear, srgb_to_linear};
+use image::RgbImage;
+use nalgebra::{Point3, Vector3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Piecewise-linear map from a coordinate (m) to a texture coordinate in [0, 1].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AxisMap {
+    /// (coordinate, texture coordinate) knots, both increasing.
+    pub knots: Vec<(f64, f64)>,
+}
+
+impl AxisMap {
+    pub fn along() -> Self {
+        Self {
+            knots: vec![(-220.0, 0.0), (-40.0, 0.2), (40.0, 0.8), (220.0, 1.0)],
+        }
+    }
+    pub fn across() -> Self {
+        Self {
+            knots: vec![(-220.0, 0.0), (-25.0, 0.15), (-8.0, 0.3), (8.0, 0.7), (25.0, 0.85), (220.0, 1.0)],
+        }
+    }
+    fn interp(pairs: &[(f64, f64)], x: f64) -> f64 {
+        let n = pairs.len();
+        if x <= pairs[0].0 {
+            return pairs[0].1;
+        }
+        if x >= pairs[n - 1].0 {
+            return pairs[n - 1].1;
+        }
+        let i = pairs.partition_point(|p| p.0 < x).clamp(1, n - 1);
+        let (a, b) = (pairs[i - 1], pairs[i]);
+        a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+    }
+    /// Texture coordinate of a coordinate.
+    pub fn tex(&self, x: f64) -> f64 {
+        Self::interp(&self.knots, x)
+    }
+    /// Coordinate of a texture coordinate.
+    pub fn coord(&self, u: f64) -> f64 {
+        let inv: Vec<(f64, f64)> = self.knots.iter().map(|&(a, b)| (b, a)).collect();
+        Self::interp(&inv, u)
+    }
+    pub fn range(&self) -> (f64, f64) {
+        (self.knots[0].0, self.knots[self.knots.len() - 1].0)
+    }
+}
+
+/// The venue model stored with a reconstruction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VenueModel {
+    pub ground: GroundProfile,
+    pub along: AxisMap,
+    pub across: AxisMap,
+    pub dome_centre: [f64; 3],
+    pub dome_radius: f64,
+    /// Texture files, relative to the reconstruction directory.
+    pub ground_texture: std::path::PathBuf,
+    pub dome_texture: std::path::PathBuf,
+}
+
+impl VenueModel {
+    pub fn left(&self) -> Vector3<f64> {
+        Vector3::z().cross(&Vector3::from(self.ground.travel)).normalize()
+    }
+
+    /// World point of the ground proxy at (along, across).
+    pub fn ground_point(&self, s: f64, l: f64) -> Point3<f64> {
+        let o = Point3::from(self.ground.origin);
+        let p = o + Vector3::from(self.ground.travel) * s + self.left() * l;
+        Point3::new(p.x, p.y, self.ground.height(s))
+    }
+}
+
+/// A camera and its background plate.
+pub struct Plate<'a> {
+    pub camera: &'a Camera,
+    pub image: &'a RgbImage,
+}
+
+fn border_fade(cam: &Camera, px: f64, py: f64) -> f64 {
+    let (w, h) = (cam.intrinsics.width as f64, cam.intrinsics.height as f64);
+    let b = (px + 0.5).min(w - 0.5 - px).min(py + 0.5).min(h - 0.5 - py);
+    (b / (0.03 * w)).clamp(0.0, 1.0)
+}
+
+/// Blends the two best-scoring plates at a world point; `score` rates a camera's view of it.
+fn blend(plates: &[Plate], p: &Point3<f64>, score: &dyn Fn(&Camera) -> f64) -> Option<[u8; 3]> {
+    let mut best: [(f64, [f32; 3]); 2] = [(0.0, [0.0; 3]); 2];
+    for pl in plates {
+        let Some((px, d)) = pl.camera.project_with_depth(p) else {
+            continue;
+        };
+        if d <= 0.5 || !pl.camera.in_image(&px) {
+            continue;
+        }
+        let s = score(pl.camera) * border_fade(pl.camera, px.x, px.y);
+        if s <= best[1].0 {
+            continue;
+        }
+        let c = sample_bilinear(pl.image, px.x, px.y);
+        if s > best[0].0 {
+            best[1] = best[0];
+            best[0] = (s, c);
+        } else {
+            best[1] = (s, c);
+        }
+    }
+    if best[0].0 <= 0.0 {
+        return None;
+    }
+    // The runner-up only matters when it is nearly as good (soft seams between cameras).
+    let w1 = ((best[1].0 / best[0].0 - 0.8) / 0.2).clamp(0.0, 1.0) * 0.5;
+    let mut out = [0u8; 3];
+    for k in 0..3 {
+        let a = srgb_to_linear(best[0].1[k].round() as u8);
+        let b = srgb_to_linear(best[1].1[k].round() as u8);
+        out[k] = linear_to_srgb(a * (1.0 - w1 as f32) + b * w1 as f32);
+    }
+    Some(out)
+}
+
+/// Bakes the ground texture (`width` along the course, `height` across it).
+pub fn bake_ground(model: &VenueModel, plates: &[Plate], width: u32, height: u32) -> RgbImage {
+    let mut img = RgbImage::new(width, height);
+    let rows: Vec<Vec<[u8; 3]>> = (0..height)
+        .into_par_iter()
+        .map(|y| {
+            let l = model.across.coord((y as f64 + 0.5) / height as f64);
+            (0..width)
+                .map(|x| {
+                    let s = model.along.coord((x as f64 + 0.5) / width as f64);
+                    let p = model.ground_point(s, l);
+                    let e = 0.25;
+                    let n = Vector3::new(
+                        -(model.ground.height(s + e) - model.ground.height(s - e)) / (2.0 * e),
+                        0.0,
+                        1.0,
+                    )
+                    .normalize();
+                    let score = |c: &Camera| {
+                        let to = c.centre() - p;
+                        let d = to.norm();
+                        let cos = (n.dot(&to) / d).max(0.0);
+                        cos / d
+                    };
+                    blend(plates, &p, &score).unwrap_or([196, 204, 216])
+                })
+                .collect()
+        })
+        .collect();
+    for (y, row) in rows.into_iter().enumerate() {
+        for (x, c) in row.into_iter().enumerate() {
+            img.put_pixel(x as u32, y as u32, image::Rgb(c));
+        }
+    }
+    img
+}
+
+/// Unit direction of a dome texel (equirectangular: u = longitude, v = colatitude from +z).
+pub fn dome_direction(u: f64, v: f64) -> Vector3<f64> {
+    let lon = (u - 0.5) * std::f64::consts::TAU;
+    let colat = v * std::f64::consts::PI;
+    Vector3::new(colat.sin() * lon.cos(), colat.sin() * lon.sin(), colat.cos())
+}
+
+/// Bakes the dome texture.
+pub fn bake_dome(model: &VenueModel, plates: &[Plate], width: u32, height: u32) -> RgbImage {
+    let centre = Point3::from(model.dome_centre);
+    let mut img = RgbImage::new(width, height);
+    let rows: Vec<Vec<[u8; 3]>> = (0..height)
+        .into_par_iter()
+        .map(|y| {
+            let v = (y as f64 + 0.5) / height as f64;
+            (0..width)
+                .map(|x| {
+                    let d = dome_direction((x as f64 + 0.5) / width as f64, v);
+                    let p = centre + d * model.dome_radius;
+                    let score = |c: &Camera| {
+                        let axis = c.forward();
+                        (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
+                    };
+                    blend(plates, &p, &score).unwrap_or_else(|| {
+                        // Unseen: a plain sky gradient above the horizon, snow haze below.
+                        let el = d.z;
+                        if el > 0.0 {
+                            let k = el.powf(0.6);
+                            let c = |a: f64, b: f64| (a + (b - a) * k) as u8;
+                            [c(170.0, 60.0), c(196.0, 120.0), c(232.0, 205.0)]
+                        } else {
+                            [196, 204, 216]
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    for (y, row) in rows.into_iter().enumerate() {
+        for (x, c) in row.into_iter().enumerate() {
+            img.put_pixel(x as u32, y as u32, image::Rgb(c));
+        }
+    }
+    img
+}

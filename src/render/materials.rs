@@ -1,0 +1,164 @@
+//! The renderer's materials, with their WGSL in `shaders/` (embedded at build time so the
+//! first frame never waits for a file).
+
+use bevy::asset::{Asset, Handle, uuid_handle};
+use bevy::math::Vec4;
+use bevy::mesh::{Mesh, MeshVertexAttribute, MeshVertexBufferLayoutRef};
+use bevy::pbr::{Material, MaterialPipeline, MaterialPipelineKey};
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError};
+use bevy::shader::{Shader, ShaderRef};
+
+pub const SPLAT_SHADER: Handle<Shader> = uuid_handle!("6f3b5f0e-3f5c-4d8e-9a51-1b2d3c4e5f60");
+pub const VENUE_SHADER: Handle<Shader> = uuid_handle!("6f3b5f0e-3f5c-4d8e-9a51-1b2d3c4e5f61");
+pub const FLAT_SHADER: Handle<Shader> = uuid_handle!("6f3b5f0e-3f5c-4d8e-9a51-1b2d3c4e5f62");
+
+/// The WGSL sources, by file name (also used by the shader validation test).
+pub const SHADERS: [(&str, &str); 3] = [
+    ("splat.wgsl", include_str!("../../shaders/splat.wgsl")),
+    ("venue.wgsl", include_str!("../../shaders/venue.wgsl")),
+    ("flat.wgsl", include_str!("../../shaders/flat.wgsl")),
+];
+
+/// Registers the embedded shaders under their fixed handles.
+pub fn register_shaders(app: &mut App) {
+    let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();
+    for (handle, (name, source)) in [SPLAT_SHADER, VENUE_SHADER, FLAT_SHADER].into_iter().zip(SHADERS) {
+        let _ = shaders.insert(handle.id(), Shader::from_wgsl(source, format!("shaders/{name}")));
+    }
+}
+
+/// Per-splat radius (metres), carried in the second UV channel.
+pub const ATTRIBUTE_SPLAT_RADIUS: MeshVertexAttribute = Mesh::ATTRIBUTE_UV_1;
+
+#[derive(Clone, Copy, Debug, ShaderType)]
+pub struct SplatParams {
+    /// rgb: tint (linear); a: tint amount.
+    pub tint: Vec4,
+    /// x: opacity, y: desaturation, z: size scale, w: rim strength.
+    pub params: Vec4,
+}
+
+impl Default for SplatParams {
+    fn default() -> Self {
+        Self {
+            tint: Vec4::ZERO,
+            params: Vec4::new(1.0, 0.0, 1.0, 0.0),
+        }
+    }
+}
+
+/// Athlete splats and after-images.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone, Default)]
+pub struct SplatMaterial {
+    #[uniform(0)]
+    pub params: SplatParams,
+}
+
+impl Material for SplatMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn alpha_mode(&self) -> AlphaMode {
+        AlphaMode::AlphaToCoverage
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        let vertex_layout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
+            Mesh::ATTRIBUTE_UV_0.at_shader_location(2),
+            ATTRIBUTE_SPLAT_RADIUS.at_shader_location(3),
+            Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
+        ])?;
+        descriptor.vertex.buffers = vec![vertex_layout];
+        descriptor.primitive.cull_mode = None;
+        Ok(())
+    }
+}
+
+/// The venue backdrop: proxy geometry with a texture baked from the background plates.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct VenueMaterial {
+    #[texture(0)]
+    #[sampler(1)]
+    pub texture: Handle<Image>,
+}
+
+impl Material for VenueMaterial {
+    fn vertex_shader() -> ShaderRef {
+        VENUE_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        VENUE_SHADER.into()
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        let vertex_layout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_UV_0.at_shader_location(2),
+        ])?;
+        descriptor.vertex.buffers = vec![vertex_layout];
+        descriptor.primitive.cull_mode = None;
+        Ok(())
+    }
+}
+
+/// Unlit graphics with vertex colours.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct FlatMaterial {
+    #[uniform(0)]
+    pub color: Vec4,
+}
+
+impl Material for FlatMaterial {
+    fn vertex_shader() -> ShaderRef {
+        FLAT_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        FLAT_SHADER.into()
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        let vertex_layout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
+            Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
+        ])?;
+        descriptor.vertex.buffers = vec![vertex_layout];
+        Ok(())
+    }
+}

@@ -1,0 +1,339 @@
+//! The scene as Bevy entities, driven by one resource: [`CurrentView`]. The window viewer and
+//! the offscreen exporter both set it and let these systems do the rest, so both draw exactly
+//! the same thing.
+
+use super::materials::{FlatMaterial, SplatMaterial, SplatParams, VenueMaterial};
+use super::meshes::{self, FlatBuilder};
+use super::projection::IntrinsicsProjection;
+use super::venue::VenueData;
+use crate::camera::Camera;
+use crate::compose::{Context, Ghost, TrajectoryStyle};
+use crate::reconstruct::Reconstruction;
+use bevy::camera::Projection;
+use bevy::math::Vec4;
+use bevy::prelude::*;
+use std::collections::{HashMap, VecDeque};
+
+/// Everything one frame shows.
+#[derive(Debug, Clone)]
+pub struct FrameRequest {
+    /// A pinhole camera (no distortion) whose image size is the render target's.
+    pub camera: Camera,
+    /// Capture time of the live athlete (s).
+    pub time: f64,
+    pub show_athlete: bool,
+    pub ghosts: Vec<Ghost>,
+    pub trajectory: Option<TrajectoryStyle>,
+    pub show_venue: bool,
+    /// Markers for the real cameras (viewer only).
+    pub show_rig: bool,
+}
+
+impl FrameRequest {
+    /// The request for a composed view rendered at `width` x `height`.
+    pub fn from_view(view: &crate::compose::ViewState, width: u32, height: u32) -> Self {
+        Self {
+            camera: view.camera.to_camera(width, height),
+            time: view.time,
+            show_athlete: view.show_athlete,
+            ghosts: view.ghosts.clone(),
+            trajectory: view.trajectory,
+            show_venue: view.show_venue,
+            show_rig: false,
+        }
+    }
+}
+
+#[derive(Resource, Clone, Debug)]
+pub struct CurrentView(pub FrameRequest);
+
+/// The reconstruction, composition context and venue the scene draws from.
+#[derive(Resource)]
+pub struct SceneData {
+    pub recon: Reconstruction,
+    pub context: Context,
+    pub venue: Option<VenueData>,
+    /// The real cameras (for rig markers).
+    pub rig: Vec<Camera>,
+}
+
+/// Splat meshes by reconstruction frame, least recently used dropped first.
+#[derive(Resource, Default)]
+pub struct SplatCache {
+    map: HashMap<usize, Handle<Mesh>>,
+    order: VecDeque<usize>,
+    /// Frames that failed to load (reported once).
+    failed: HashMap<usize, String>,
+}
+
+const CACHE_FRAMES: usize = 48;
+/// After-image entities kept ready.
+pub const MAX_GHOSTS: usize = 16;
+
+impl SplatCache {
+    fn get(&mut self, index: usize, data: &SceneData, meshes: &mut Assets<Mesh>) -> Option<Handle<Mesh>> {
+        if let Some(h) = self.map.get(&index) {
+            let h = h.clone();
+            self.order.retain(|&i| i != index);
+            self.order.push_back(index);
+            return Some(h);
+        }
+        if self.failed.contains_key(&index) {
+            return None;
+        }
+        match data.recon.load_frame(index) {
+            Ok(frame) => {
+                let h = meshes.add(meshes::splat_mesh(&frame));
+                self.map.insert(index, h.clone());
+                self.order.push_back(index);
+                while self.order.len() > CACHE_FRAMES {
+                    if let Some(old) = self.order.pop_front()
+                        && let Some(hh) = self.map.remove(&old)
+                    {
+                        meshes.remove(&hh);
+                    }
+                }
+                Some(h)
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.failed.insert(index, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+#[derive(Component)]
+pub struct SceneCamera;
+#[derive(Component)]
+pub struct LiveAthlete;
+#[derive(Component)]
+pub struct AfterImage(pub usize);
+#[derive(Component)]
+pub struct TrajectoryTube;
+#[derive(Component)]
+pub struct VenueBackdrop;
+#[derive(Component)]
+pub struct RigMarkers;
+
+/// Draws the reconstruction. Expects [`SceneData`] and [`CurrentView`] resources.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins((
+            MaterialPlugin::<SplatMaterial>::default(),
+            MaterialPlugin::<VenueMaterial>::default(),
+            MaterialPlugin::<FlatMaterial>::default(),
+        ))
+        .init_resource::<SplatCache>()
+        .insert_resource(ClearColor(Color::srgb(0.55, 0.68, 0.86)))
+        .add_systems(Startup, spawn_scene)
+        .add_systems(
+            PostUpdate,
+            (update_camera, update_athlete, update_ghosts, update_trajectory, update_venue, update_rig)
+                .before(bevy::transform::TransformSystems::Propagate),
+        );
+        super::materials::register_shaders(app);
+    }
+}
+
+fn spawn_scene(
+    mut commands: Commands,
+    data: Res<SceneData>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut splat_materials: ResMut<Assets<SplatMaterial>>,
+    mut venue_materials: ResMut<Assets<VenueMaterial>>,
+    mut flat_materials: ResMut<Assets<FlatMaterial>>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let empty = meshes.add(meshes::splat_mesh(&Default::default()));
+    commands.spawn((
+        LiveAthlete,
+        Mesh3d(empty.clone()),
+        MeshMaterial3d(splat_materials.add(SplatMaterial::default())),
+        Transform::IDENTITY,
+        bevy::camera::visibility::NoFrustumCulling,
+    ));
+    for k in 0..MAX_GHOSTS {
+        commands.spawn((
+            AfterImage(k),
+            Mesh3d(empty.clone()),
+            MeshMaterial3d(splat_materials.add(SplatMaterial::default())),
+            Transform::IDENTITY,
+            Visibility::Hidden,
+            bevy::camera::visibility::NoFrustumCulling,
+        ));
+    }
+    commands.spawn((
+        TrajectoryTube,
+        Mesh3d(meshes.add(FlatBuilder::default().build())),
+        MeshMaterial3d(flat_materials.add(FlatMaterial { color: Vec4::ONE })),
+        Transform::IDENTITY,
+        Visibility::Hidden,
+        bevy::camera::visibility::NoFrustumCulling,
+    ));
+    let mut rig = FlatBuilder::default();
+    for cam in &data.rig {
+        rig.camera_marker(cam, 0.6, [0.95, 0.35, 0.1, 1.0]);
+    }
+    commands.spawn((
+        RigMarkers,
+        Mesh3d(meshes.add(rig.build())),
+        MeshMaterial3d(flat_materials.add(FlatMaterial { color: Vec4::ONE })),
+        Transform::IDENTITY,
+        Visibility::Hidden,
+    ));
+    if let Some(venue) = &data.venue {
+        for (mesh, texture) in [
+            (&venue.ground_mesh, &venue.ground_texture),
+            (&venue.dome_mesh, &venue.dome_texture),
+        ] {
+            let material = venue_materials.add(VenueMaterial {
+                texture: images.add(texture.clone()),
+            });
+            commands.spawn((
+                VenueBackdrop,
+                Mesh3d(meshes.add(mesh.clone())),
+                MeshMaterial3d(material),
+                Transform::IDENTITY,
+                bevy::camera::visibility::NoFrustumCulling,
+            ));
+        }
+    }
+}
+
+fn update_camera(view: Res<CurrentView>, mut cams: Query<(&mut Transform, &mut Projection), With<SceneCamera>>) {
+    let cam = &view.0.camera;
+    for (mut t, mut p) in &mut cams {
+        *t = super::convert::camera_transform(cam);
+        let want = IntrinsicsProjection::new(cam.intrinsics.pinhole());
+        let same = matches!(&*p, Projection::Custom(c) if c.get::<IntrinsicsProjection>().is_some_and(|k| k.intrinsics == want.intrinsics));
+        if !same {
+            *p = Projection::custom(want);
+        }
+    }
+}
+
+fn update_athlete(
+    view: Res<CurrentView>,
+    data: Res<SceneData>,
+    mut cache: ResMut<SplatCache>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut q: Query<(&mut Mesh3d, &mut Visibility), With<LiveAthlete>>,
+) {
+    let index = data.recon.frame_at(view.0.time);
+    let mesh = if view.0.show_athlete { cache.get(index, &data, &mut meshes) } else { None };
+    for (mut m, mut vis) in &mut q {
+        match &mesh {
+            Some(h) => {
+                if m.0 != *h {
+                    m.0 = h.clone();
+                }
+                *vis = Visibility::Inherited;
+            }
+            None => *vis = Visibility::Hidden,
+        }
+    }
+}
+
+fn update_ghosts(
+    view: Res<CurrentView>,
+    data: Res<SceneData>,
+    mut cache: ResMut<SplatCache>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<SplatMaterial>>,
+    mut q: Query<(&AfterImage, &mut Mesh3d, &MeshMaterial3d<SplatMaterial>, &mut Visibility)>,
+) {
+    let ghosts = &view.0.ghosts;
+    for (ai, mut m, mat, mut vis) in &mut q {
+        let Some(g) = ghosts.get(ai.0) else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        let index = data.recon.frame_at(g.time);
+        let Some(h) = cache.get(index, &data, &mut meshes) else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        if m.0 != h {
+            m.0 = h;
+        }
+        *vis = Visibility::Inherited;
+        let params = SplatParams {
+            tint: Vec4::new(g.tint[0], g.tint[1], g.tint[2], g.tint_amount),
+            params: Vec4::new(g.opacity, g.desaturate, 1.0, g.rim),
+        };
+        let stale = materials
+            .get(&mat.0)
+            .is_some_and(|m| m.params.params != params.params || m.params.tint != params.tint);
+        if stale && let Some(mut material) = materials.get_mut(&mat.0) {
+            material.params = params;
+        }
+    }
+}
+
+fn update_trajectory(
+    view: Res<CurrentView>,
+    data: Res<SceneData>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut last: Local<Option<TrajectoryStyle>>,
+    mut q: Query<(&mut Mesh3d, &mut Visibility), With<TrajectoryTube>>,
+) {
+    let style = view.0.trajectory;
+    for (mut m, mut vis) in &mut q {
+        let Some(st) = style else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        *vis = Visibility::Inherited;
+        if *last == Some(st) {
+            continue;
+        }
+        let mesh = trajectory_mesh(&data.context, &st);
+        m.0 = meshes.add(mesh);
+    }
+    *last = style;
+}
+
+/// The centre-of-mass tube from `from` to `to`, brightening with time, with tick spheres.
+pub fn trajectory_mesh(ctx: &Context, st: &TrajectoryStyle) -> Mesh {
+    let mut b = FlatBuilder::default();
+    let span = (st.to - st.from).max(0.0);
+    let steps = ((span * 120.0).ceil() as usize).max(2);
+    let pts: Vec<_> = (0..=steps)
+        .map(|i| ctx.position(st.from + span * i as f64 / steps as f64))
+        .collect();
+    let cols: Vec<[f32; 4]> = (0..=steps)
+        .map(|i| {
+            let f = i as f32 / steps as f32;
+            let k = 0.55 + 0.45 * f;
+            [st.colour[0] * k, st.colour[1] * k, st.colour[2] * k, 1.0]
+        })
+        .collect();
+    if span > 1e-3 {
+        b.tube(&pts, &cols, st.radius);
+    }
+    if st.tick_every > 0.0 {
+        let first = (st.from / st.tick_every).ceil() as i64;
+        let last = (st.to / st.tick_every).floor() as i64;
+        for k in first..=last {
+            let t = k as f64 * st.tick_every;
+            b.sphere(&ctx.position(t), st.radius * 2.2, [1.0, 1.0, 1.0, 1.0]);
+        }
+    }
+    b.build()
+}
+
+fn update_venue(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<VenueBackdrop>>) {
+    for mut vis in &mut q {
+        *vis = if view.0.show_venue { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}
+
+fn update_rig(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<RigMarkers>>) {
+    for mut vis in &mut q {
+        *vis = if view.0.show_rig { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}

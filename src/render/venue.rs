@@ -1,0 +1,145 @@
+//! The venue backdrop on the GPU: the reconstruction's venue model (proxy ground and dome with
+//! textures baked from the cameras' background plates, see `reconstruct::venue`) as meshes.
+
+use super::convert;
+use crate::reconstruct::Reconstruction;
+use crate::reconstruct::venue::{VenueModel, dome_direction};
+use bevy::asset::RenderAssetUsages;
+use bevy::image::{Image, ImageSampler};
+use bevy::mesh::{Indices, Mesh, PrimitiveTopology};
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use nalgebra::Point3;
+
+pub struct VenueData {
+    pub ground_mesh: Mesh,
+    pub ground_texture: Image,
+    pub dome_mesh: Mesh,
+    pub dome_texture: Image,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenueError {
+    #[error("cannot read a venue texture ({source}): {path}")]
+    Texture {
+        path: std::path::PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+}
+
+/// An sRGB texture with a full mip chain (box-filtered), so distant snow does not shimmer.
+fn mipmapped(img: image::RgbImage) -> Image {
+    let (w, h) = img.dimensions();
+    let mut level = image::DynamicImage::ImageRgb8(img).to_rgba8();
+    let mut data = level.as_raw().clone();
+    let mut levels = 1;
+    while level.width() > 1 || level.height() > 1 {
+        let (nw, nh) = ((level.width() / 2).max(1), (level.height() / 2).max(1));
+        level = image::imageops::resize(&level, nw, nh, image::imageops::FilterType::Triangle);
+        data.extend_from_slice(level.as_raw());
+        levels += 1;
+    }
+    let mut image = Image::new_uninit(
+        Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    image.data = Some(data);
+    image.texture_descriptor.mip_level_count = levels;
+    image.sampler = ImageSampler::linear();
+    image
+}
+
+fn ground_mesh(model: &VenueModel) -> Mesh {
+    // Vertices on every knot of the texture maps keep the texture mapping exact.
+    let mut along = Vec::new();
+    let (a0, a1) = model.along.range();
+    let mut s = a0;
+    while s <= a1 + 1e-9 {
+        along.push(s);
+        s += if s.abs() < 40.0 - 1e-9 { 0.5 } else { 2.0 };
+    }
+    let mut across: Vec<f64> = [0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0, 100.0, 150.0, 220.0]
+        .iter()
+        .flat_map(|&x| [x, -x])
+        .collect();
+    across.sort_by(f64::total_cmp);
+    across.dedup();
+    let mut pos = Vec::new();
+    let mut uv = Vec::new();
+    for &s in &along {
+        for &l in &across {
+            pos.push(convert::point(&model.ground_point(s, l)).to_array());
+            uv.push([model.along.tex(s) as f32, model.across.tex(l) as f32]);
+        }
+    }
+    let w = across.len() as u32;
+    let mut idx = Vec::new();
+    for i in 0..(along.len() as u32 - 1) {
+        for j in 0..(w - 1) {
+            let a = i * w + j;
+            let b = (i + 1) * w + j;
+            idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
+        }
+    }
+    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
+    mesh.insert_indices(Indices::U32(idx));
+    mesh
+}
+
+fn dome_mesh(model: &VenueModel) -> Mesh {
+    let centre = Point3::from(model.dome_centre);
+    let (rings, segs) = (64u32, 128u32);
+    let mut pos = Vec::new();
+    let mut uv = Vec::new();
+    for r in 0..=rings {
+        let v = r as f64 / rings as f64;
+        for s in 0..=segs {
+            let u = s as f64 / segs as f64;
+            let p = centre + dome_direction(u, v) * model.dome_radius;
+            pos.push(convert::point(&p).to_array());
+            uv.push([u as f32, v as f32]);
+        }
+    }
+    let mut idx = Vec::new();
+    for r in 0..rings {
+        for s in 0..segs {
+            let a = r * (segs + 1) + s;
+            let b = a + segs + 1;
+            idx.extend_from_slice(&[a, a + 1, b, a + 1, b + 1, b]);
+        }
+    }
+    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
+    mesh.insert_indices(Indices::U32(idx));
+    mesh
+}
+
+impl VenueData {
+    /// The reconstruction's venue model as meshes and textures (`None` when it has none).
+    pub fn load(recon: &Reconstruction) -> Result<Option<Self>, VenueError> {
+        let Some(model) = &recon.manifest.venue else {
+            return Ok(None);
+        };
+        let read = |file: &std::path::Path| {
+            let path = recon.dir.join(file);
+            image::open(&path)
+                .map(|i| i.to_rgb8())
+                .map_err(|source| VenueError::Texture { path, source })
+        };
+        Ok(Some(Self {
+            ground_mesh: ground_mesh(model),
+            ground_texture: mipmapped(read(&model.ground_texture)?),
+            dome_mesh: dome_mesh(model),
+            dome_texture: mipmapped(read(&model.dome_texture)?),
+        }))
+    }
+}
