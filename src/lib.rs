@@ -18,3 +18,6 @@ pub mod segment;
 pub mod sync;
 pub mod compose;
 pub mod render;
+pub mod export;
+pub mod eval;
+pub mod viewer;

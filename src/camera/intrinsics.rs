@@ -94,6 +94,10 @@ impl Intrinsics {
         self.distortion.undistort(xd, yd)
     }
 
+    pub fn width_height(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
     /// Horizontal field of view in radians (ignoring distortion).
     pub fn horizontal_fov(&self) -> f64 {
         2.0 * (self.width as f64 / (2.0 * self.fx)).atan()

@@ -51,6 +51,10 @@ pub struct VideoWriter {
     frames: i64,
 }
 
+// SAFETY: the writer exclusively owns its FFmpeg muxer, encoder and scaler contexts and only
+// uses them through `&mut self`; FFmpeg contexts may move between threads.
+unsafe impl Send for VideoWriter {}
+
 fn rational_fps(fps: f64) -> ff::Rational {
     let milli = (fps * 1000.0).round() as i32;
     let g = gcd(milli, 1000);

@@ -3,6 +3,7 @@
 //! offscreen exporter ([`offscreen`]). WGSL lives in `shaders/`.
 
 pub mod convert;
+pub mod distortion;
 pub mod materials;
 pub mod meshes;
 pub mod offscreen;

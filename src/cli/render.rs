@@ -1,0 +1,142 @@
+//! `snapshot`, `render`, `view`.
+
+use anyhow::Context as _;
+use clap::Args;
+use replay360::compose::Sequence;
+use replay360::export::{self, ExportSettings};
+use replay360::render::distortion::LensRemap;
+use replay360::render::{self as r, FrameRequest, OffscreenRenderer};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// Reconstruction directory.
+    pub recon: PathBuf,
+    /// Camera id from the capture (held-out or not).
+    #[arg(long)]
+    pub camera: String,
+    /// Capture time in seconds (default: the apex of the jump).
+    #[arg(long)]
+    pub time: Option<f64>,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The capture to take the camera from (default: the one the reconstruction came from).
+    #[arg(long)]
+    pub capture: Option<PathBuf>,
+    /// Draw the athlete only, without the venue backdrop.
+    #[arg(long)]
+    pub no_venue: bool,
+}
+
+pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
+    super::ensure_exists(&a.recon, "the reconstruction")?;
+    let scene = r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    let capture_path = a.capture.clone().unwrap_or_else(|| scene.recon.capture_path());
+    let capture = replay360::capture::Capture::open(&capture_path)?;
+    let cam = capture.camera(&a.camera).ok_or_else(|| {
+        let known: Vec<&str> = capture.cameras.iter().map(|c| c.id.as_str()).collect();
+        anyhow::anyhow!("camera {:?} is not in the capture (known: {}): {}", a.camera, known.join(", "), capture_path.display())
+    })?;
+    let (t0, t1) = scene.recon.time_range();
+    let time = a.time.unwrap_or(scene.context.apex);
+    if !(t0 - 1e-6..=t1 + 1e-6).contains(&time) {
+        anyhow::bail!("time {time:.3} s is outside the reconstruction ({t0:.3} to {t1:.3} s)");
+    }
+    let remap = LensRemap::new(&cam.camera);
+    let (w, h) = cam.camera.intrinsics.width_height();
+    let request = FrameRequest {
+        camera: remap.pinhole.clone(),
+        time,
+        show_athlete: true,
+        ghosts: Vec::new(),
+        trajectory: None,
+        show_venue: !a.no_venue,
+        show_rig: false,
+    };
+    let mut renderer = OffscreenRenderer::new(scene, request.clone(), w, h)?;
+    let img = remap.apply(&renderer.render_one(&request)?);
+    replay360::util::images::save_png_rgb(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    println!("camera {} at {time:.3} s: {}", a.camera, a.out.display());
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// Sequence document (RON).
+    pub scene: PathBuf,
+    /// Output MP4.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Reconstruction directory (overrides the document's `reconstruction`).
+    #[arg(long)]
+    pub recon: Option<PathBuf>,
+    /// Output size and rate (override the document's `output`).
+    #[arg(long)]
+    pub width: Option<u32>,
+    #[arg(long)]
+    pub height: Option<u32>,
+    #[arg(long)]
+    pub fps: Option<f64>,
+    /// Also save the frame at this output time (s) as a PNG (see --still).
+    #[arg(long, requires = "still")]
+    pub still_at: Option<f64>,
+    #[arg(long)]
+    pub still: Option<PathBuf>,
+}
+
+pub fn render(a: RenderArgs) -> anyhow::Result<()> {
+    super::ensure_exists(&a.scene, "the sequence document")?;
+    let mut seq = Sequence::load(&a.scene)?;
+    if let Some(w) = a.width {
+        seq.output.width = w;
+    }
+    if let Some(h) = a.height {
+        seq.output.height = h;
+    }
+    if let Some(f) = a.fps {
+        seq.output.fps = f;
+    }
+    let recon = match (&a.recon, &seq.reconstruction) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => a.scene.parent().unwrap_or(Path::new(".")).join(r),
+        (None, None) => anyhow::bail!(
+            "the document names no reconstruction; pass --recon DIR: {}",
+            a.scene.display()
+        ),
+    };
+    super::ensure_exists(&recon, "the reconstruction")?;
+    let scene = r::load_scene(&recon).with_context(|| format!("loading {}", recon.display()))?;
+    let views = seq.frames(&scene.context);
+    let settings = ExportSettings::new(seq.output.width, seq.output.height, seq.output.fps);
+    let mut stills = Vec::new();
+    if let (Some(t), Some(p)) = (a.still_at, &a.still) {
+        let i = ((t * seq.output.fps).round() as usize).min(views.len().saturating_sub(1));
+        stills.push((i, p.clone()));
+    } else if let Some(p) = &a.still {
+        stills.push((views.len().saturating_sub(1), p.clone()));
+    }
+    let rep = export::export(scene, &views, &settings, &a.out, &stills).with_context(|| format!("rendering {}", a.out.display()))?;
+    println!(
+        "{} frames {}x{} at {} fps ({:.1} frames/s): {}",
+        rep.frames,
+        rep.width,
+        rep.height,
+        rep.fps,
+        rep.render_fps,
+        a.out.display()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// Reconstruction directory.
+    pub recon: PathBuf,
+}
+
+pub fn view(a: ViewArgs) -> anyhow::Result<()> {
+    super::ensure_exists(&a.recon, "the reconstruction")?;
+    let scene = r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    replay360::viewer::run(scene).with_context(|| "running the viewer")
+}

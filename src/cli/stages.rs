@@ -1,0 +1,122 @@
+//! `synth`, `reconstruct`, `eval`.
+
+use anyhow::Context as _;
+use clap::Args;
+use replay360::{eval, pipeline, synth};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// tiny (tests), demo (the demo's capture) or aerials16 (the benchmark workload).
+    #[arg(long, default_value = "demo")]
+    pub preset: String,
+    /// Output capture directory (replaced when complete).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+pub fn synth(a: SynthArgs) -> anyhow::Result<()> {
+    let preset = synth::Preset::by_name(&a.preset).ok_or_else(|| {
+        anyhow::anyhow!("unknown preset {:?} (known: {})", a.preset, synth::Preset::names().join(", "))
+    })?;
+    let report = synth::generate(&synth::SynthOptions { preset, seed: a.seed }, &a.out)
+        .with_context(|| format!("synthesising {}", a.out.display()))?;
+    println!(
+        "wrote {} cameras + {} held out, {} frames each, in {:.1} s: {}",
+        report.cameras,
+        report.held_out,
+        report.frames_per_camera,
+        report.seconds,
+        a.out.join("capture.json").display()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ReconstructArgs {
+    /// Capture directory or its manifest (capture.json).
+    pub capture: PathBuf,
+    /// Output reconstruction directory (replaced when complete).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Cameras never to read, comma separated (default: those the manifest marks held out).
+    #[arg(long, value_name = "ID,ID")]
+    pub hold_out: Option<String>,
+    /// Voxel size in metres (default: from the cameras' resolution).
+    #[arg(long)]
+    pub voxel: Option<f64>,
+    /// Reconstruct every Nth reference frame.
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    /// Largest start offset between cameras that sync searches (s).
+    #[arg(long, default_value_t = 1.0)]
+    pub sync_range: f64,
+}
+
+pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
+    super::ensure_exists(&a.capture, "the capture")?;
+    if let Some(v) = a.voxel
+        && !(v.is_finite() && v > 0.0005 && v < 0.5)
+    {
+        anyhow::bail!("--voxel must be between 0.0005 and 0.5 metres, got {v}");
+    }
+    let opts = pipeline::ReconstructOptions {
+        hold_out: a.hold_out.as_deref().map(super::id_list),
+        voxel: a.voxel,
+        stride: a.stride.max(1),
+        sync_range: a.sync_range,
+        ..Default::default()
+    };
+    let r = pipeline::reconstruct(&a.capture, &a.out, &opts)
+        .with_context(|| format!("reconstructing {}", a.capture.display()))?;
+    println!(
+        "reconstructed {} instants ({:.0} splats each, voxel {:.1} cm) in {:.1} s: {}",
+        r.frames,
+        r.splats_mean,
+        r.voxel_size * 100.0,
+        r.timings.get("pipeline_s").copied().unwrap_or_default(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Reconstruction directory.
+    pub recon: PathBuf,
+    /// The capture it was made from (directory or manifest), with its ground truth.
+    #[arg(long)]
+    pub capture: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Frames evaluated per held-out camera.
+    #[arg(long, default_value_t = 6)]
+    pub frames: usize,
+}
+
+pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    super::ensure_exists(&a.recon, "the reconstruction")?;
+    super::ensure_exists(&a.capture, "the capture")?;
+    let r = eval::evaluate(&a.recon, &a.capture, &eval::EvalOptions { frames_per_camera: a.frames })
+        .with_context(|| format!("evaluating {}", a.recon.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{:<10} {:>7} {:>10} {:>8} {:>12} {:>14}", "camera", "frames", "PSNR dB", "SSIM", "athlete dB", "nearest cam dB");
+        for c in &r.per_camera {
+            println!(
+                "{:<10} {:>7} {:>10.2} {:>8.4} {:>12.2} {:>14.2}",
+                c.camera, c.frames, c.psnr_db, c.ssim, c.psnr_athlete_db, c.baseline_nearest_camera_psnr_db
+            );
+        }
+        println!(
+            "{:<10} {:>7} {:>10.2} {:>8.4} {:>12.2} {:>14.2}",
+            "mean", r.evaluated_frames, r.psnr_db, r.ssim, r.psnr_athlete_db, r.baseline_nearest_camera_psnr_db
+        );
+        println!("largest sync error: {:.3} frames", r.sync_error_frames_max);
+    }
+    Ok(())
+}

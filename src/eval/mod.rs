@@ -1,0 +1,270 @@
+//! Evaluation against the exam: render what each held-out camera would see (through its full
+//! calibration, lens included) and compare with the frame it really recorded, over the whole
+//! frame and over the athlete (the true mask's box, grown by 8 pixels). Also: each camera's
+//! sync error against the truth, and the "nearest real camera" baseline (what a system that
+//! switches to the closest real camera would show instead of the held-out view).
+
+pub mod metrics;
+
+use crate::capture::{Capture, CaptureError};
+use crate::media::{MediaError, VideoReader};
+use crate::reconstruct::{ReconError, Reconstruction};
+use crate::render::distortion::LensRemap;
+use crate::render::{FrameRequest, OffscreenRenderer, RenderError, SceneError, load_scene};
+use crate::synth::truth::{Truth, TruthError};
+use image::RgbImage;
+use metrics::{Rect, psnr, ssim};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Recon(#[from] ReconError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("evaluation needs the capture's ground truth (truth/truth.json): {0}")]
+    Truth(#[from] TruthError),
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("the reconstruction held out no cameras, so there is nothing to evaluate on; reconstruct with --hold-out")]
+    NothingHeldOut,
+    #[error("held-out camera {0} is not in the capture's ground truth")]
+    NoTruthFor(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Frames evaluated per held-out camera (spread over the reconstruction, apex included).
+    pub frames_per_camera: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self { frames_per_camera: 6 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraScore {
+    pub camera: String,
+    pub frames: usize,
+    pub psnr_db: f64,
+    pub psnr_athlete_db: f64,
+    pub ssim: f64,
+    pub ssim_athlete: f64,
+    pub nearest_camera: String,
+    pub baseline_nearest_camera_psnr_db: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub psnr_db: f64,
+    pub psnr_athlete_db: f64,
+    pub ssim: f64,
+    pub ssim_athlete: f64,
+    pub baseline_nearest_camera_psnr_db: f64,
+    pub per_camera: Vec<CameraScore>,
+    pub sync_error_frames_max: f64,
+    pub sync_error_frames: BTreeMap<String, f64>,
+    pub evaluated_frames: usize,
+}
+
+/// Decodes the listed frames of a video.
+pub fn decode_frames(path: &Path, wanted: &BTreeSet<u64>) -> Result<BTreeMap<u64, RgbImage>, MediaError> {
+    let mut out = BTreeMap::new();
+    let Some(&last) = wanted.iter().next_back() else {
+        return Ok(out);
+    };
+    let mut reader = VideoReader::open(path, 0)?;
+    while let Some(f) = reader.next_frame()? {
+        if wanted.contains(&f.index) {
+            out.insert(f.index, f.image);
+        }
+        if f.index >= last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 }
+}
+
+/// The true mask's bounding box grown by `margin`, or `None` if the mask is empty.
+fn mask_box(mask: &image::GrayImage, margin: u32) -> Option<Rect> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in mask.enumerate_pixels() {
+        if p.0[0] > 127 {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+    }
+    (x0 != u32::MAX).then(|| Rect {
+        x0: x0.saturating_sub(margin),
+        y0: y0.saturating_sub(margin),
+        x1: (x1 + 1 + margin).min(mask.width()),
+        y1: (y1 + 1 + margin).min(mask.height()),
+    })
+}
+
+pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Result<EvalReport, EvalError> {
+    let recon = Reconstruction::open(recon_dir)?;
+    let capture = Capture::open(capture_path)?;
+    let truth = Truth::load(&capture.dir)?;
+    // Sync errors of the cameras the reconstruction used.
+    let mut sync_err = BTreeMap::new();
+    for s in &recon.manifest.sync {
+        if let Some(t) = truth.camera(&s.camera) {
+            sync_err.insert(s.camera.clone(), ((s.offset_s - t.offset_s) * s.fps).abs());
+        }
+    }
+    let held: Vec<String> = recon.manifest.held_out.clone();
+    if held.is_empty() {
+        return Err(EvalError::NothingHeldOut);
+    }
+    let (t0, t1) = recon.time_range();
+    let apex = recon.manifest.analysis.as_ref().map(|a| a.apex_time).unwrap_or(0.5 * (t0 + t1));
+    let scene_centre = {
+        let f = &recon.manifest.frames;
+        let c = f.iter().fold(nalgebra::Vector3::zeros(), |a, e| a + nalgebra::Vector3::from(e.centroid));
+        nalgebra::Point3::from(c / f.len().max(1) as f64)
+    };
+    let mut per_camera = Vec::new();
+    let mut renderer: Option<OffscreenRenderer> = None;
+    let mut total_frames = 0;
+    for id in &held {
+        let Some(cam) = capture.camera(id) else {
+            continue;
+        };
+        let ct = truth.camera(id).ok_or_else(|| EvalError::NoTruthFor(id.clone()))?;
+        // Frames of this camera inside the reconstructed time range.
+        let first = ((t0 - ct.offset_s) * ct.fps).ceil().max(0.0) as u64;
+        let last = (((t1 - ct.offset_s) * ct.fps).floor() as i64).min(ct.frames as i64 - 1);
+        if last < first as i64 {
+            continue;
+        }
+        let last = last as u64;
+        let n = opts.frames_per_camera.max(1) as u64;
+        let mut wanted: BTreeSet<u64> = (0..n)
+            .map(|i| first + (last - first) * i / (n - 1).max(1))
+            .collect();
+        let apex_frame = ((apex - ct.offset_s) * ct.fps).round().clamp(first as f64, last as f64) as u64;
+        wanted.insert(apex_frame);
+        let real = decode_frames(&cam.video, &wanted)?;
+        // The nearest real camera (by viewing direction onto the scene), for the baseline.
+        let dir = (cam.camera.centre() - scene_centre).normalize();
+        let nearest = recon
+            .manifest
+            .sync
+            .iter()
+            .filter_map(|s| capture.camera(&s.camera).map(|c| (s, c)))
+            .max_by(|a, b| {
+                let da = (a.1.camera.centre() - scene_centre).normalize().dot(&dir);
+                let db = (b.1.camera.centre() - scene_centre).normalize().dot(&dir);
+                da.total_cmp(&db)
+            });
+        let mut nearest_frames = BTreeMap::new();
+        let mut nearest_id = String::new();
+        if let Some((s, c)) = nearest {
+            nearest_id = c.id.clone();
+            let idx: BTreeMap<u64, u64> = wanted
+                .iter()
+                .map(|&k| {
+                    let t = ct.offset_s + k as f64 / ct.fps;
+                    (k, ((t - s.offset_s) * s.fps).round().max(0.0) as u64)
+                })
+                .collect();
+            let frames = decode_frames(&c.video, &idx.values().copied().collect())?;
+            for (k, j) in idx {
+                if let Some(img) = frames.get(&j)
+                    && img.dimensions() == cam.camera.intrinsics.width_height()
+                {
+                    nearest_frames.insert(k, img.clone());
+                }
+            }
+        }
+        // Render the held-out views.
+        let remap = LensRemap::new(&cam.camera);
+        let (w, h) = cam.camera.intrinsics.width_height();
+        let requests: Vec<(u64, FrameRequest)> = wanted
+            .iter()
+            .map(|&k| {
+                (
+                    k,
+                    FrameRequest {
+                        camera: remap.pinhole.clone(),
+                        time: ct.offset_s + k as f64 / ct.fps,
+                        show_athlete: true,
+                        ghosts: Vec::new(),
+                        trajectory: None,
+                        show_venue: true,
+                        show_rig: false,
+                    },
+                )
+            })
+            .collect();
+        if renderer.as_ref().is_none_or(|r| r.size() != (w, h)) {
+            renderer = Some(OffscreenRenderer::new(load_scene(recon_dir)?, requests[0].1.clone(), w, h)?);
+        }
+        let Some(r) = renderer.as_mut() else {
+            continue;
+        };
+        let mut rendered = Vec::new();
+        r.render(&requests.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>(), |i, img| {
+            rendered.push((requests[i].0, remap.apply(&img)));
+            Ok(())
+        })?;
+        let (mut p, mut pa, mut s, mut sa, mut base) = (vec![], vec![], vec![], vec![], vec![]);
+        for (k, img) in &rendered {
+            let Some(truth_img) = real.get(k) else {
+                continue;
+            };
+            let full = Rect::full(truth_img);
+            p.push(psnr(img, truth_img, full));
+            s.push(ssim(img, truth_img, full));
+            let mask_path = Truth::mask_path(&capture.dir, id, *k);
+            if let Ok(mask) = image::open(&mask_path).map(|m| m.to_luma8())
+                && let Some(r) = mask_box(&mask, 8)
+            {
+                pa.push(psnr(img, truth_img, r));
+                sa.push(ssim(img, truth_img, r));
+            }
+            if let Some(nb) = nearest_frames.get(k) {
+                base.push(psnr(nb, truth_img, full));
+            }
+        }
+        total_frames += p.len();
+        per_camera.push(CameraScore {
+            camera: id.clone(),
+            frames: p.len(),
+            psnr_db: mean(&p),
+            psnr_athlete_db: mean(&pa),
+            ssim: mean(&s),
+            ssim_athlete: mean(&sa),
+            nearest_camera: nearest_id,
+            baseline_nearest_camera_psnr_db: mean(&base),
+        });
+    }
+    let col = |f: fn(&CameraScore) -> f64| mean(&per_camera.iter().map(f).collect::<Vec<_>>());
+    Ok(EvalReport {
+        psnr_db: col(|c| c.psnr_db),
+        psnr_athlete_db: col(|c| c.psnr_athlete_db),
+        ssim: col(|c| c.ssim),
+        ssim_athlete: col(|c| c.ssim_athlete),
+        baseline_nearest_camera_psnr_db: col(|c| c.baseline_nearest_camera_psnr_db),
+        sync_error_frames_max: sync_err.values().copied().fold(0.0, f64::max),
+        sync_error_frames: sync_err,
+        per_camera,
+        evaluated_frames: total_frames,
+    })
+}
