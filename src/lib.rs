@@ -5,19 +5,22 @@
 //! Everything up to `compose` is plain Rust without Bevy types; `render`, `export` and
 //! `viewer` wrap it in Bevy.
 
+// Index loops read better than iterator chains in the pixel and voxel code.
+#![allow(clippy::needless_range_loop)]
+
+pub mod analyse;
 pub mod camera;
 pub mod capture;
-pub mod media;
-pub mod synth;
-pub mod util;
-pub mod analyse;
+pub mod compose;
+pub mod eval;
+pub mod export;
 pub mod ingest;
+pub mod media;
 pub mod pipeline;
 pub mod reconstruct;
+pub mod render;
 pub mod segment;
 pub mod sync;
-pub mod compose;
-pub mod render;
-pub mod export;
-pub mod eval;
+pub mod synth;
+pub mod util;
 pub mod viewer;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
+    cli::ensure_runtime_dir();
     replay360::util::interrupt::install_handler();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -174,7 +174,11 @@ pub fn analyse(times: &[f64], centroids: &[Point3<f64>]) -> Option<Analysis> {
     while j > i + 4 && resid(j) > edge_tol {
         j -= 1;
     }
-    let half = if n > 1 { 0.5 * (times[1] - times[0]) } else { 0.0 };
+    let half = if n > 1 {
+        0.5 * (times[1] - times[0])
+    } else {
+        0.0
+    };
     let takeoff = if i > 0 { times[i] - half } else { times[i] };
     let landing = if j + 1 < n { times[j] + half } else { times[j] };
     let v_at = |t: f64| best.v0 - Vector3::new(0.0, 0.0, GRAVITY * (t - best.t0));
@@ -247,10 +251,24 @@ mod tests {
             pts.push(p + Vector3::new(0.0, 0.01 * (k as f64).sin(), 0.01 * (k as f64 * 1.7).cos()));
         }
         let a = analyse(&times, &pts).expect("flight found");
-        assert!((a.takeoff_time - 1.0).abs() < 0.06, "take-off {}", a.takeoff_time);
-        assert!((a.landing_time - 3.5).abs() < 0.06, "landing {}", a.landing_time);
+        assert!(
+            (a.takeoff_time - 1.0).abs() < 0.06,
+            "take-off {}",
+            a.takeoff_time
+        );
+        assert!(
+            (a.landing_time - 3.5).abs() < 0.06,
+            "landing {}",
+            a.landing_time
+        );
         assert!((a.apex_time - (1.0 + 9.4 / GRAVITY)).abs() < 0.02);
-        assert!((a.apex_height_m - 9.4 * 9.4 / (2.0 * GRAVITY)).abs() < 0.1);
+        // The apex height is measured from the detected take-off (within a frame or two).
+        assert!(
+            (a.apex_height_m - 9.4 * 9.4 / (2.0 * GRAVITY)).abs() < 0.4,
+            "height {}",
+            a.apex_height_m
+        );
+        assert!((a.takeoff_speed_mps - (6.0f64.powi(2) + 9.4f64.powi(2)).sqrt()).abs() < 0.6);
     }
 }
 
@@ -269,7 +287,10 @@ pub struct GroundProfile {
 impl GroundProfile {
     /// From each frame's time, centroid and lowest reconstructed point. Frames in flight are
     /// skipped; the profile is linear across the flight and continues the end slopes beyond.
-    pub fn estimate(frames: &[(f64, Point3<f64>, f64)], analysis: Option<&Analysis>) -> Option<Self> {
+    pub fn estimate(
+        frames: &[(f64, Point3<f64>, f64)],
+        analysis: Option<&Analysis>,
+    ) -> Option<Self> {
         let ground: Vec<&(f64, Point3<f64>, f64)> = frames
             .iter()
             .filter(|(t, _, _)| match analysis {
@@ -281,7 +302,11 @@ impl GroundProfile {
         let last = frames.last()?;
         let d = last.1 - first.1;
         let travel = Vector3::new(d.x, d.y, 0.0);
-        let travel = if travel.norm() > 1e-6 { travel.normalize() } else { Vector3::x() };
+        let travel = if travel.norm() > 1e-6 {
+            travel.normalize()
+        } else {
+            Vector3::x()
+        };
         let origin = first.1;
         let mut samples: Vec<(f64, f64)> = ground
             .iter()
@@ -315,7 +340,11 @@ impl GroundProfile {
         }
         let slope_at = |a: usize, b: usize| {
             let ds = p[b].0 - p[a].0;
-            if ds.abs() < 1e-6 { 0.0 } else { ((p[b].1 - p[a].1) / ds).clamp(-0.9, 0.9) }
+            if ds.abs() < 1e-6 {
+                0.0
+            } else {
+                ((p[b].1 - p[a].1) / ds).clamp(-0.9, 0.9)
+            }
         };
         if s <= p[0].0 {
             let k = (n - 1).min(4);
@@ -330,7 +359,11 @@ impl GroundProfile {
         }
         let i = p.partition_point(|q| q.0 < s).clamp(1, n - 1);
         let (a, b) = (p[i - 1], p[i]);
-        let f = if b.0 > a.0 { (s - a.0) / (b.0 - a.0) } else { 0.0 };
+        let f = if b.0 > a.0 {
+            (s - a.0) / (b.0 - a.0)
+        } else {
+            0.0
+        };
         a.1 + (b.1 - a.1) * f
     }
 }

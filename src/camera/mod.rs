@@ -71,7 +71,10 @@ impl Camera {
         if c.z <= 1e-9 {
             return None;
         }
-        Some((self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z), c.z))
+        Some((
+            self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z),
+            c.z,
+        ))
     }
 
     /// The world point at `depth` (along the optical axis) seen at `pixel`.
@@ -138,7 +141,12 @@ mod tests {
             },
         ] {
             let cam = test_camera(distortion);
-            for &(u, v, d) in &[(0.0, 0.0, 5.0), (640.0, 360.0, 22.0), (1279.0, 719.0, 40.0), (100.0, 600.0, 3.0)] {
+            for &(u, v, d) in &[
+                (0.0, 0.0, 5.0),
+                (640.0, 360.0, 22.0),
+                (1279.0, 719.0, 40.0),
+                (100.0, 600.0, 3.0),
+            ] {
                 let px = Pixel::new(u, v);
                 let world = cam.unproject(&px, d);
                 let (back, depth) = cam.project_with_depth(&world).expect("in front");

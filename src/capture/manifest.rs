@@ -22,7 +22,9 @@
 //! the camera axes are x right, y up, looking down -z (nerfstudio, Blender). Pixel centres are at
 //! integer coordinates (OpenCV).
 
-use crate::camera::{Camera, CameraFromWorld, Distortion, Intrinsics, WorldFromCamera, WorldFromCameraGl};
+use crate::camera::{
+    Camera, CameraFromWorld, Distortion, Intrinsics, WorldFromCamera, WorldFromCameraGl,
+};
 use nalgebra::{Matrix3, Point3, Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -156,7 +158,13 @@ impl Extrinsics {
 
     /// The pose in our internal convention, after checking the rotation is a rotation.
     pub fn camera_from_world(&self) -> Result<CameraFromWorld, String> {
-        let flat: Vec<f64> = self.rotation.iter().flatten().copied().chain(self.translation).collect();
+        let flat: Vec<f64> = self
+            .rotation
+            .iter()
+            .flatten()
+            .copied()
+            .chain(self.translation)
+            .collect();
         if flat.iter().any(|v| !v.is_finite()) {
             return Err("extrinsics contain NaN or infinite values".to_owned());
         }
@@ -169,7 +177,9 @@ impl Extrinsics {
         }
         let det = m.determinant();
         if det < 0.0 {
-            return Err(format!("extrinsic rotation is a reflection (det = {det:.4})"));
+            return Err(format!(
+                "extrinsic rotation is a reflection (det = {det:.4})"
+            ));
         }
         let rotation = Rotation3::from_matrix(&m);
         let t = Vector3::from(self.translation);
@@ -207,10 +217,16 @@ impl CameraEntry {
             return Err("intrinsics contain NaN or infinite values".to_owned());
         }
         if k.fx <= 0.0 || k.fy <= 0.0 {
-            return Err(format!("focal lengths must be positive (fx {}, fy {})", k.fx, k.fy));
+            return Err(format!(
+                "focal lengths must be positive (fx {}, fy {})",
+                k.fx, k.fy
+            ));
         }
         if self.width == 0 || self.height == 0 {
-            return Err(format!("image size {}x{} is empty", self.width, self.height));
+            return Err(format!(
+                "image size {}x{} is empty",
+                self.width, self.height
+            ));
         }
         if !(self.fps.is_finite() && self.fps > 0.0) {
             return Err(format!("frame rate {} is not a positive number", self.fps));

@@ -4,8 +4,8 @@
 mod manifest;
 
 pub use manifest::{
-    CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics, ExtrinsicsConvention,
-    IntrinsicsEntry, Volume, WorldFrame,
+    CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics,
+    ExtrinsicsConvention, IntrinsicsEntry, Volume, WorldFrame,
 };
 
 use crate::camera::Camera;
@@ -20,7 +20,9 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the capture manifest is not valid JSON for schema {CAPTURE_FORMAT} v{CAPTURE_VERSION}: {source}: {path}")]
+    #[error(
+        "the capture manifest is not valid JSON for schema {CAPTURE_FORMAT} v{CAPTURE_VERSION}: {source}: {path}"
+    )]
     Parse {
         path: PathBuf,
         #[source]
@@ -28,7 +30,9 @@ pub enum CaptureError {
     },
     #[error("the capture manifest has format {found:?}, expected {CAPTURE_FORMAT:?}: {path}")]
     WrongFormat { path: PathBuf, found: String },
-    #[error("the capture manifest uses schema version {found}, newer than this build understands ({CAPTURE_VERSION}); upgrade replay360: {path}")]
+    #[error(
+        "the capture manifest uses schema version {found}, newer than this build understands ({CAPTURE_VERSION}); upgrade replay360: {path}"
+    )]
     NewerVersion { path: PathBuf, found: u32 },
     #[error("camera {camera}: {problem}: {path}")]
     InvalidCamera {
@@ -77,11 +81,13 @@ impl Capture {
             .unwrap_or_else(|| PathBuf::from("."));
         let mut cameras = Vec::with_capacity(manifest.cameras.len());
         for entry in &manifest.cameras {
-            let camera = entry.camera().map_err(|problem| CaptureError::InvalidCamera {
-                path: manifest_path.clone(),
-                camera: entry.id.clone(),
-                problem,
-            })?;
+            let camera = entry
+                .camera()
+                .map_err(|problem| CaptureError::InvalidCamera {
+                    path: manifest_path.clone(),
+                    camera: entry.id.clone(),
+                    problem,
+                })?;
             cameras.push(CaptureCamera {
                 id: entry.id.clone(),
                 video: dir.join(&entry.video),

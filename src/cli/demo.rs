@@ -35,15 +35,29 @@ pub struct DemoArgs {
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let preset = synth::Preset::by_name(&a.preset)
-        .ok_or_else(|| anyhow::anyhow!("unknown preset {:?} (known: {})", a.preset, synth::Preset::names().join(", ")))?;
+    let preset = synth::Preset::by_name(&a.preset).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown preset {:?} (known: {})",
+            a.preset,
+            synth::Preset::names().join(", ")
+        )
+    })?;
     let capture = a.out.join("capture");
     let recon = a.out.join("recon");
 
-    eprintln!("[1/4] synthesising the {} venue ({} cameras + {} held out)", preset.name, preset.cameras, preset.held_out);
+    eprintln!(
+        "[1/4] synthesising the {} venue ({} cameras + {} held out)",
+        preset.name, preset.cameras, preset.held_out
+    );
     let t = Instant::now();
-    synth::generate(&synth::SynthOptions { preset: preset.clone(), seed: a.seed }, &capture)
-        .with_context(|| format!("synthesising {}", capture.display()))?;
+    synth::generate(
+        &synth::SynthOptions {
+            preset: preset.clone(),
+            seed: a.seed,
+        },
+        &capture,
+    )
+    .with_context(|| format!("synthesising {}", capture.display()))?;
     let synth_s = t.elapsed().as_secs_f64();
 
     eprintln!("[2/4] reconstructing");
@@ -52,7 +66,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
 
     eprintln!("[3/4] evaluating on the held-out cameras");
     let t = Instant::now();
-    let evaluation = eval::evaluate(&recon, &capture, &eval::EvalOptions::default()).context("evaluating")?;
+    let evaluation =
+        eval::evaluate(&recon, &capture, &eval::EvalOptions::default()).context("evaluating")?;
     let eval_s = t.elapsed().as_secs_f64();
 
     eprintln!("[4/4] rendering the 360° freeze and the Spacetime Slices");
@@ -74,8 +89,14 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let analysis = scene.recon.manifest.analysis.clone();
     let slices_png = a.out.join("slices.png");
     let mp4 = a.out.join("replay.mp4");
-    let rep = export::export(scene, &views, &settings, &mp4, &[(views.len() - 1, slices_png.clone())])
-        .with_context(|| format!("rendering {}", mp4.display()))?;
+    let rep = export::export(
+        scene,
+        &views,
+        &settings,
+        &mp4,
+        &[(views.len() - 1, slices_png.clone())],
+    )
+    .with_context(|| format!("rendering {}", mp4.display()))?;
 
     let mut timings = serde_json::Map::new();
     timings.insert("synth_s".into(), json!(synth_s));
@@ -112,8 +133,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         },
     });
     let report_path = a.out.join("report.json");
-    replay360::util::write_atomic(&report_path, serde_json::to_string_pretty(&report)?.as_bytes())
-        .with_context(|| format!("writing {}", report_path.display()))?;
+    replay360::util::write_atomic(
+        &report_path,
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", report_path.display()))?;
     println!(
         "replay: {}\nslices: {}\nreport: {}\nheld-out PSNR {:.2} dB (athlete {:.2} dB), SSIM {:.4}; {:.0} s in all",
         mp4.display(),

@@ -5,7 +5,6 @@ mod render;
 mod stages;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,7 +71,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Parses `a,b,c` into ids.
 pub fn id_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub fn ensure_exists(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
@@ -82,7 +85,22 @@ pub fn ensure_exists(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(dead_code)]
-pub fn out_dir(p: &PathBuf) -> anyhow::Result<()> {
-    std::fs::create_dir_all(p).map_err(|e| anyhow::anyhow!("cannot create the output directory ({e}): {}", p.display()))
+/// Window-system and Vulkan loaders want a private `XDG_RUNTIME_DIR`; give them one when the
+/// environment has none (headless machines, CI).
+pub fn ensure_runtime_dir() {
+    let ok = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if ok {
+        return;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "user".to_owned());
+    let dir = std::env::temp_dir().join(format!("replay360-runtime-{user}"));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called at start-up, before any thread that reads the environment exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
 }

@@ -31,12 +31,21 @@ pub struct SnapshotArgs {
 
 pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
-    let scene = r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
-    let capture_path = a.capture.clone().unwrap_or_else(|| scene.recon.capture_path());
+    let scene =
+        r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    let capture_path = a
+        .capture
+        .clone()
+        .unwrap_or_else(|| scene.recon.capture_path());
     let capture = replay360::capture::Capture::open(&capture_path)?;
     let cam = capture.camera(&a.camera).ok_or_else(|| {
         let known: Vec<&str> = capture.cameras.iter().map(|c| c.id.as_str()).collect();
-        anyhow::anyhow!("camera {:?} is not in the capture (known: {}): {}", a.camera, known.join(", "), capture_path.display())
+        anyhow::anyhow!(
+            "camera {:?} is not in the capture (known: {}): {}",
+            a.camera,
+            known.join(", "),
+            capture_path.display()
+        )
     })?;
     let (t0, t1) = scene.recon.time_range();
     let time = a.time.unwrap_or(scene.context.apex);
@@ -56,7 +65,8 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
     };
     let mut renderer = OffscreenRenderer::new(scene, request.clone(), w, h)?;
     let img = remap.apply(&renderer.render_one(&request)?);
-    replay360::util::images::save_png_rgb(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    replay360::util::images::save_png_rgb(&img, &a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
     println!("camera {} at {time:.3} s: {}", a.camera, a.out.display());
     Ok(())
 }
@@ -116,7 +126,8 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
     } else if let Some(p) = &a.still {
         stills.push((views.len().saturating_sub(1), p.clone()));
     }
-    let rep = export::export(scene, &views, &settings, &a.out, &stills).with_context(|| format!("rendering {}", a.out.display()))?;
+    let rep = export::export(scene, &views, &settings, &a.out, &stills)
+        .with_context(|| format!("rendering {}", a.out.display()))?;
     println!(
         "{} frames {}x{} at {} fps ({:.1} frames/s): {}",
         rep.frames,
@@ -137,6 +148,7 @@ pub struct ViewArgs {
 
 pub fn view(a: ViewArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
-    let scene = r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    let scene =
+        r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
     replay360::viewer::run(scene).with_context(|| "running the viewer")
 }

@@ -19,10 +19,20 @@ pub struct SynthArgs {
 
 pub fn synth(a: SynthArgs) -> anyhow::Result<()> {
     let preset = synth::Preset::by_name(&a.preset).ok_or_else(|| {
-        anyhow::anyhow!("unknown preset {:?} (known: {})", a.preset, synth::Preset::names().join(", "))
+        anyhow::anyhow!(
+            "unknown preset {:?} (known: {})",
+            a.preset,
+            synth::Preset::names().join(", ")
+        )
     })?;
-    let report = synth::generate(&synth::SynthOptions { preset, seed: a.seed }, &a.out)
-        .with_context(|| format!("synthesising {}", a.out.display()))?;
+    let report = synth::generate(
+        &synth::SynthOptions {
+            preset,
+            seed: a.seed,
+        },
+        &a.out,
+    )
+    .with_context(|| format!("synthesising {}", a.out.display()))?;
     println!(
         "wrote {} cameras + {} held out, {} frames each, in {:.1} s: {}",
         report.cameras,
@@ -100,21 +110,40 @@ pub struct EvalArgs {
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
     super::ensure_exists(&a.capture, "the capture")?;
-    let r = eval::evaluate(&a.recon, &a.capture, &eval::EvalOptions { frames_per_camera: a.frames })
-        .with_context(|| format!("evaluating {}", a.recon.display()))?;
+    let r = eval::evaluate(
+        &a.recon,
+        &a.capture,
+        &eval::EvalOptions {
+            frames_per_camera: a.frames,
+        },
+    )
+    .with_context(|| format!("evaluating {}", a.recon.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!("{:<10} {:>7} {:>10} {:>8} {:>12} {:>14}", "camera", "frames", "PSNR dB", "SSIM", "athlete dB", "nearest cam dB");
+        println!(
+            "{:<10} {:>7} {:>10} {:>8} {:>12} {:>14}",
+            "camera", "frames", "PSNR dB", "SSIM", "athlete dB", "nearest cam dB"
+        );
         for c in &r.per_camera {
             println!(
                 "{:<10} {:>7} {:>10.2} {:>8.4} {:>12.2} {:>14.2}",
-                c.camera, c.frames, c.psnr_db, c.ssim, c.psnr_athlete_db, c.baseline_nearest_camera_psnr_db
+                c.camera,
+                c.frames,
+                c.psnr_db,
+                c.ssim,
+                c.psnr_athlete_db,
+                c.baseline_nearest_camera_psnr_db
             );
         }
         println!(
             "{:<10} {:>7} {:>10.2} {:>8.4} {:>12.2} {:>14.2}",
-            "mean", r.evaluated_frames, r.psnr_db, r.ssim, r.psnr_athlete_db, r.baseline_nearest_camera_psnr_db
+            "mean",
+            r.evaluated_frames,
+            r.psnr_db,
+            r.ssim,
+            r.psnr_athlete_db,
+            r.baseline_nearest_camera_psnr_db
         );
         println!("largest sync error: {:.3} frames", r.sync_error_frames_max);
     }

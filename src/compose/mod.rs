@@ -98,7 +98,11 @@ pub struct Context {
 impl Context {
     /// From a reconstruction's time range, analysis and frame centroids. Without a detected
     /// flight the events fall at a quarter, half and three quarters of the clip.
-    pub fn new(range: (f64, f64), analysis: Option<&Analysis>, centroids: &[(f64, Point3<f64>)]) -> Self {
+    pub fn new(
+        range: (f64, f64),
+        analysis: Option<&Analysis>,
+        centroids: &[(f64, Point3<f64>)],
+    ) -> Self {
         let (start, end) = range;
         let span = end - start;
         let (takeoff, apex, landing) = match analysis {
@@ -147,6 +151,10 @@ impl Context {
         let a = self.position(self.takeoff);
         let b = self.position(self.landing);
         let d = Vector3::new(b.x - a.x, b.y - a.y, 0.0);
-        if d.norm() > 1e-6 { d.normalize() } else { Vector3::x() }
+        if d.norm() > 1e-6 {
+            d.normalize()
+        } else {
+            Vector3::x()
+        }
     }
 }

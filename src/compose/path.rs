@@ -40,7 +40,11 @@ pub fn catmull_rom(pts: &[Point3<f64>], u: f64) -> Point3<f64> {
     let p1 = pts[i];
     let p2 = pts[i + 1];
     let p0 = if i > 0 { pts[i - 1] } else { p1 + (p1 - p2) };
-    let p3 = if i + 2 < n { pts[i + 2] } else { p2 + (p2 - p1) };
+    let p3 = if i + 2 < n {
+        pts[i + 2]
+    } else {
+        p2 + (p2 - p1)
+    };
     let knot = |a: &Point3<f64>, b: &Point3<f64>| (b - a).norm().sqrt().max(1e-6);
     let t0 = 0.0;
     let t1 = t0 + knot(&p0, &p1);

@@ -36,7 +36,9 @@ pub enum SequenceError {
         field: String,
         problem: String,
     },
-    #[error("sequence schema version {found} is newer than this build understands ({SEQUENCE_VERSION}): {path}")]
+    #[error(
+        "sequence schema version {found} is newer than this build understands ({SEQUENCE_VERSION}): {path}"
+    )]
     NewerVersion { path: PathBuf, found: u32 },
 }
 
@@ -98,7 +100,11 @@ impl Target {
                 let a = ctx.position(ctx.takeoff);
                 let b = ctx.position(ctx.landing);
                 let apex = ctx.position(ctx.apex);
-                Point3::new(0.5 * (a.x + b.x), 0.5 * (a.y + b.y), 0.5 * (apex.z + 0.5 * (a.z + b.z)))
+                Point3::new(
+                    0.5 * (a.x + b.x),
+                    0.5 * (a.y + b.y),
+                    0.5 * (apex.z + 0.5 * (a.z + b.z)),
+                )
             }
             Target::Point(p) => Point3::from(p),
         }
@@ -301,8 +307,17 @@ impl Sequence {
             });
         }
         let o = &self.output;
-        if o.width < 16 || o.height < 16 || o.width % 2 != 0 || o.height % 2 != 0 || o.width > 7680 || o.height > 4320 {
-            return Err(bad("output".into(), "width and height must be even, 16 to 7680 x 4320"));
+        if o.width < 16
+            || o.height < 16
+            || !o.width.is_multiple_of(2)
+            || !o.height.is_multiple_of(2)
+            || o.width > 7680
+            || o.height > 4320
+        {
+            return Err(bad(
+                "output".into(),
+                "width and height must be even, 16 to 7680 x 4320",
+            ));
         }
         if !(o.fps.is_finite() && o.fps > 0.0 && o.fps <= 240.0) {
             return Err(bad("output.fps".into(), "must be between 0 and 240"));
@@ -323,14 +338,17 @@ impl Sequence {
             }
             match &s.camera {
                 CameraPath::Orbit(o) => {
-                    if !(o.radius > 0.0) {
+                    if o.radius.is_nan() || o.radius <= 0.0 {
                         return Err(bad(f("camera.radius"), "must be positive"));
                     }
                     if o.end < o.start {
                         return Err(bad(f("camera.end"), "must not be before `start`"));
                     }
                     if !(o.fov_deg > 1.0 && o.fov_deg < 170.0) {
-                        return Err(bad(f("camera.fov_deg"), "must be between 1 and 170 degrees"));
+                        return Err(bad(
+                            f("camera.fov_deg"),
+                            "must be between 1 and 170 degrees",
+                        ));
                     }
                 }
                 CameraPath::Keyframes(keys) => {
@@ -338,10 +356,20 @@ impl Sequence {
                         return Err(bad(f("camera"), "needs at least one keyframe"));
                     }
                     if keys.windows(2).any(|w| w[1].at <= w[0].at) {
-                        return Err(bad(f("camera"), "keyframes must be in increasing `at` order"));
+                        return Err(bad(
+                            f("camera"),
+                            "keyframes must be in increasing `at` order",
+                        ));
                     }
-                    if keys.iter().any(|k| !(k.distance > 0.0) || !(k.fov_deg > 1.0 && k.fov_deg < 170.0)) {
-                        return Err(bad(f("camera"), "keyframes need a positive distance and a field of view of 1 to 170 degrees"));
+                    if keys.iter().any(|k| {
+                        k.distance.is_nan()
+                            || k.distance <= 0.0
+                            || !(k.fov_deg > 1.0 && k.fov_deg < 170.0)
+                    }) {
+                        return Err(bad(
+                            f("camera"),
+                            "keyframes need a positive distance and a field of view of 1 to 170 degrees",
+                        ));
                     }
                 }
             }
@@ -385,7 +413,11 @@ impl Shot {
             let (a, b) = (&w[0], &w[1]);
             if s <= b.at {
                 let span = b.at - a.at;
-                let u = if span > 0.0 { b.ease.apply((s - a.at) / span) } else { 1.0 };
+                let u = if span > 0.0 {
+                    b.ease.apply((s - a.at) / span)
+                } else {
+                    1.0
+                };
                 let (ta, tb) = (a.time.resolve(ctx), b.time.resolve(ctx));
                 return ta + (tb - ta) * u;
             }
@@ -398,12 +430,19 @@ impl Shot {
         let left = Vector3::z().cross(&travel);
         let around = |az_deg: f64, el_deg: f64, dist: f64| {
             let (az, el) = (az_deg.to_radians(), el_deg.to_radians());
-            (-travel * az.cos() + left * az.sin()) * (dist * el.cos()) + Vector3::z() * (dist * el.sin())
+            (-travel * az.cos() + left * az.sin()) * (dist * el.cos())
+                + Vector3::z() * (dist * el.sin())
         };
         match &self.camera {
             CameraPath::Orbit(o) => {
                 let span = o.end - o.start;
-                let u = if span > 0.0 { o.ease.apply((s - o.start) / span) } else if s >= o.end { 1.0 } else { 0.0 };
+                let u = if span > 0.0 {
+                    o.ease.apply((s - o.start) / span)
+                } else if s >= o.end {
+                    1.0
+                } else {
+                    0.0
+                };
                 let az = o.start_azimuth_deg + o.sweep_deg * u;
                 let centre = o.centre.resolve(ctx, now);
                 let eye = centre + around(az, 0.0, o.radius) + Vector3::z() * o.height;
@@ -428,8 +467,12 @@ impl Shot {
                     .iter()
                     .map(|k| Point3::new(k.azimuth_deg, k.elevation_deg, k.distance))
                     .collect();
-                let targets: Vec<Point3<f64>> = keys.iter().map(|k| k.target.resolve(ctx, now)).collect();
-                let lens: Vec<Point3<f64>> = keys.iter().map(|k| Point3::new(k.fov_deg, k.roll_deg, 0.0)).collect();
+                let targets: Vec<Point3<f64>> =
+                    keys.iter().map(|k| k.target.resolve(ctx, now)).collect();
+                let lens: Vec<Point3<f64>> = keys
+                    .iter()
+                    .map(|k| Point3::new(k.fov_deg, k.roll_deg, 0.0))
+                    .collect();
                 let p = catmull_rom(&sph, u);
                 let target = catmull_rom(&targets, u);
                 let l = catmull_rom(&lens, u);
@@ -458,7 +501,11 @@ impl Shot {
                 if self.athlete && (t - now).abs() < 0.03 {
                     continue; // the live athlete is there
                 }
-                let f = if n > 1 { k as f32 / (n - 1) as f32 } else { 1.0 };
+                let f = if n > 1 {
+                    k as f32 / (n - 1) as f32
+                } else {
+                    1.0
+                };
                 ghosts.push(Ghost {
                     time: t,
                     opacity: sl.oldest_opacity + (sl.newest_opacity - sl.oldest_opacity) * f,
@@ -494,7 +541,9 @@ impl Shot {
 fn slice_times(sl: &Slices, from: f64, to: f64, ctx: &Context) -> Vec<f64> {
     let n = sl.count.max(2);
     match sl.spacing {
-        Spacing::UniformTime => (0..n).map(|k| from + (to - from) * k as f64 / (n - 1) as f64).collect(),
+        Spacing::UniformTime => (0..n)
+            .map(|k| from + (to - from) * k as f64 / (n - 1) as f64)
+            .collect(),
         Spacing::UniformDistance => {
             // Arc length of the track, sampled finely, then inverted.
             let steps = 400;
@@ -526,7 +575,10 @@ mod tests {
             .map(|i| {
                 let t = i as f64 * 0.04;
                 let dt = t - 1.0;
-                (t, Point3::new(6.0 * dt, 0.0, 1.0 + 9.4 * dt - 4.905 * dt * dt))
+                (
+                    t,
+                    Point3::new(6.0 * dt, 0.0, 1.0 + 9.4 * dt - 4.905 * dt * dt),
+                )
             })
             .collect();
         Context {
@@ -573,8 +625,14 @@ mod tests {
         let first = frames[25].camera.eye;
         let mid = frames[50].camera.eye;
         let last = frames[75].camera.eye;
-        assert!((first - last).norm() < 1e-6, "a full turn ends where it started");
-        assert!((mid - first).norm() > 15.0, "half way round is across the circle");
+        assert!(
+            (first - last).norm() < 1e-6,
+            "a full turn ends where it started"
+        );
+        assert!(
+            (mid - first).norm() > 15.0,
+            "half way round is across the circle"
+        );
         for f in &frames[25..=75] {
             let d = f.camera.eye - centre;
             assert!((Vector3::new(d.x, d.y, 0.0).norm() - 8.0).abs() < 1e-6);
@@ -586,13 +644,20 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_the_field() {
         let broken = DOC.replace("radius: 8.0", "radius: eight");
-        let e = Sequence::parse(&broken, Path::new("shot.ron")).expect_err("must fail").to_string();
-        assert!(e.contains("line 15") && e.contains("shot.ron"), "{e}");
+        let e = Sequence::parse(&broken, Path::new("shot.ron"))
+            .expect_err("must fail")
+            .to_string();
+        assert!(e.contains("line 14") && e.contains("shot.ron"), "{e}");
         let invalid = DOC.replace("duration: 4.0", "duration: -1.0");
-        let e = Sequence::parse(&invalid, Path::new("shot.ron")).expect_err("must fail").to_string();
+        let e = Sequence::parse(&invalid, Path::new("shot.ron"))
+            .expect_err("must fail")
+            .to_string();
         assert!(e.contains("shots[0].duration"), "{e}");
         let newer = DOC.replace("version: 1", "version: 9");
-        assert!(matches!(Sequence::parse(&newer, Path::new("x")), Err(SequenceError::NewerVersion { .. })));
+        assert!(matches!(
+            Sequence::parse(&newer, Path::new("x")),
+            Err(SequenceError::NewerVersion { .. })
+        ));
     }
 
     #[test]

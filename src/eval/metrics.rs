@@ -44,7 +44,11 @@ pub fn psnr(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
         return f64::NAN;
     }
     let mse = se / n as f64;
-    if mse <= 1e-12 { 100.0 } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    if mse <= 1e-12 {
+        100.0
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 fn luma(img: &RgbImage, r: Rect) -> (Vec<f32>, usize, usize) {
@@ -100,7 +104,9 @@ pub fn ssim(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
     let (la, w, h) = luma(a, r);
     let (lb, _, _) = luma(b, r);
     let sigma = 1.5f32;
-    let k: Vec<f32> = (-5..=5).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let k: Vec<f32> = (-5..=5)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
     let s: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / s).collect();
     let mu_a = blur(&la, w, h, &k);
@@ -119,7 +125,8 @@ pub fn ssim(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
         let va = (s_aa[i] - ma * ma).max(0.0);
         let vb = (s_bb[i] - mb * mb).max(0.0);
         let cov = s_ab[i] - ma * mb;
-        let v = ((2.0 * ma * mb + c1) * (2.0 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+        let v =
+            ((2.0 * ma * mb + c1) * (2.0 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
         total += v as f64;
     }
     total / (w * h) as f64

@@ -32,7 +32,9 @@ pub enum EvalError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Media(#[from] MediaError),
-    #[error("the reconstruction held out no cameras, so there is nothing to evaluate on; reconstruct with --hold-out")]
+    #[error(
+        "the reconstruction held out no cameras, so there is nothing to evaluate on; reconstruct with --hold-out"
+    )]
     NothingHeldOut,
     #[error("held-out camera {0} is not in the capture's ground truth")]
     NoTruthFor(String),
@@ -46,7 +48,9 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self { frames_per_camera: 6 }
+        Self {
+            frames_per_camera: 6,
+        }
     }
 }
 
@@ -76,7 +80,10 @@ pub struct EvalReport {
 }
 
 /// Decodes the listed frames of a video.
-pub fn decode_frames(path: &Path, wanted: &BTreeSet<u64>) -> Result<BTreeMap<u64, RgbImage>, MediaError> {
+pub fn decode_frames(
+    path: &Path,
+    wanted: &BTreeSet<u64>,
+) -> Result<BTreeMap<u64, RgbImage>, MediaError> {
     let mut out = BTreeMap::new();
     let Some(&last) = wanted.iter().next_back() else {
         return Ok(out);
@@ -95,7 +102,11 @@ pub fn decode_frames(path: &Path, wanted: &BTreeSet<u64>) -> Result<BTreeMap<u64
 
 fn mean(v: &[f64]) -> f64 {
     let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 }
+    if finite.is_empty() {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    }
 }
 
 /// The true mask's bounding box grown by `margin`, or `None` if the mask is empty.
@@ -117,7 +128,11 @@ fn mask_box(mask: &image::GrayImage, margin: u32) -> Option<Rect> {
     })
 }
 
-pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Result<EvalReport, EvalError> {
+pub fn evaluate(
+    recon_dir: &Path,
+    capture_path: &Path,
+    opts: &EvalOptions,
+) -> Result<EvalReport, EvalError> {
     let recon = Reconstruction::open(recon_dir)?;
     let capture = Capture::open(capture_path)?;
     let truth = Truth::load(&capture.dir)?;
@@ -133,10 +148,17 @@ pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Re
         return Err(EvalError::NothingHeldOut);
     }
     let (t0, t1) = recon.time_range();
-    let apex = recon.manifest.analysis.as_ref().map(|a| a.apex_time).unwrap_or(0.5 * (t0 + t1));
+    let apex = recon
+        .manifest
+        .analysis
+        .as_ref()
+        .map(|a| a.apex_time)
+        .unwrap_or(0.5 * (t0 + t1));
     let scene_centre = {
         let f = &recon.manifest.frames;
-        let c = f.iter().fold(nalgebra::Vector3::zeros(), |a, e| a + nalgebra::Vector3::from(e.centroid));
+        let c = f.iter().fold(nalgebra::Vector3::zeros(), |a, e| {
+            a + nalgebra::Vector3::from(e.centroid)
+        });
         nalgebra::Point3::from(c / f.len().max(1) as f64)
     };
     let mut per_camera = Vec::new();
@@ -146,7 +168,9 @@ pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Re
         let Some(cam) = capture.camera(id) else {
             continue;
         };
-        let ct = truth.camera(id).ok_or_else(|| EvalError::NoTruthFor(id.clone()))?;
+        let ct = truth
+            .camera(id)
+            .ok_or_else(|| EvalError::NoTruthFor(id.clone()))?;
         // Frames of this camera inside the reconstructed time range.
         let first = ((t0 - ct.offset_s) * ct.fps).ceil().max(0.0) as u64;
         let last = (((t1 - ct.offset_s) * ct.fps).floor() as i64).min(ct.frames as i64 - 1);
@@ -158,7 +182,9 @@ pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Re
         let mut wanted: BTreeSet<u64> = (0..n)
             .map(|i| first + (last - first) * i / (n - 1).max(1))
             .collect();
-        let apex_frame = ((apex - ct.offset_s) * ct.fps).round().clamp(first as f64, last as f64) as u64;
+        let apex_frame = ((apex - ct.offset_s) * ct.fps)
+            .round()
+            .clamp(first as f64, last as f64) as u64;
         wanted.insert(apex_frame);
         let real = decode_frames(&cam.video, &wanted)?;
         // The nearest real camera (by viewing direction onto the scene), for the baseline.
@@ -214,16 +240,24 @@ pub fn evaluate(recon_dir: &Path, capture_path: &Path, opts: &EvalOptions) -> Re
             })
             .collect();
         if renderer.as_ref().is_none_or(|r| r.size() != (w, h)) {
-            renderer = Some(OffscreenRenderer::new(load_scene(recon_dir)?, requests[0].1.clone(), w, h)?);
+            renderer = Some(OffscreenRenderer::new(
+                load_scene(recon_dir)?,
+                requests[0].1.clone(),
+                w,
+                h,
+            )?);
         }
         let Some(r) = renderer.as_mut() else {
             continue;
         };
         let mut rendered = Vec::new();
-        r.render(&requests.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>(), |i, img| {
-            rendered.push((requests[i].0, remap.apply(&img)));
-            Ok(())
-        })?;
+        r.render(
+            &requests.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>(),
+            |i, img| {
+                rendered.push((requests[i].0, remap.apply(&img)));
+                Ok(())
+            },
+        )?;
         let (mut p, mut pa, mut s, mut sa, mut base) = (vec![], vec![], vec![], vec![], vec![]);
         for (k, img) in &rendered {
             let Some(truth_img) = real.get(k) else {

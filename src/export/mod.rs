@@ -74,7 +74,12 @@ pub fn export(
         .map(|v| FrameRequest::from_view(v, settings.width, settings.height))
         .collect();
     let start = Instant::now();
-    let mut renderer = OffscreenRenderer::new(scene, FrameRequest::from_view(first, settings.width, settings.height), settings.width, settings.height)?;
+    let mut renderer = OffscreenRenderer::new(
+        scene,
+        FrameRequest::from_view(first, settings.width, settings.height),
+        settings.width,
+        settings.height,
+    )?;
     let mut enc = EncoderSettings::new(settings.width, settings.height, settings.fps);
     enc.crf = settings.crf;
     enc.preset = settings.preset.clone();
@@ -97,7 +102,8 @@ pub fn export(
         check_interrupt().map_err(|e| e.to_string())?;
         for (idx, path) in stills {
             if *idx == i
-                && let Err(source) = crate::util::images::save_png_rgb(&crate::util::images::rgba_to_rgb(&img), path)
+                && let Err(source) =
+                    crate::util::images::save_png_rgb(&crate::util::images::rgba_to_rgb(&img), path)
             {
                 still_error = Some(ExportError::Still {
                     path: path.clone(),

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 pub enum IngestError {
     #[error(transparent)]
     Media(#[from] MediaError),
-    #[error("camera {camera}: the video is {got_w}x{got_h} but the calibration says {want_w}x{want_h}: {path}")]
+    #[error(
+        "camera {camera}: the video is {got_w}x{got_h} but the calibration says {want_w}x{want_h}: {path}"
+    )]
     SizeMismatch {
         camera: String,
         path: PathBuf,
@@ -33,13 +35,21 @@ pub enum IngestError {
 
 /// Chooses the cameras reconstruction may read: all but the held-out ones. When `hold_out` is
 /// `None`, the manifest's `held_out` flags decide.
-pub fn select_cameras(capture: &Capture, hold_out: Option<&[String]>) -> Result<Vec<CaptureCamera>, IngestError> {
+pub fn select_cameras(
+    capture: &Capture,
+    hold_out: Option<&[String]>,
+) -> Result<Vec<CaptureCamera>, IngestError> {
     if let Some(ids) = hold_out {
         for id in ids {
             if capture.camera(id).is_none() {
                 return Err(IngestError::UnknownCamera {
                     camera: id.clone(),
-                    known: capture.cameras.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
+                    known: capture
+                        .cameras
+                        .iter()
+                        .map(|c| c.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -48,9 +58,19 @@ pub fn select_cameras(capture: &Capture, hold_out: Option<&[String]>) -> Result<
         Some(ids) => ids.iter().any(|id| id == &c.id),
         None => c.held_out,
     };
-    let chosen: Vec<CaptureCamera> = capture.cameras.iter().filter(|c| !held(c)).cloned().collect();
+    let chosen: Vec<CaptureCamera> = capture
+        .cameras
+        .iter()
+        .filter(|c| !held(c))
+        .cloned()
+        .collect();
     if chosen.is_empty() {
-        let held: Vec<&str> = capture.cameras.iter().filter(|c| held(c)).map(|c| c.id.as_str()).collect();
+        let held: Vec<&str> = capture
+            .cameras
+            .iter()
+            .filter(|c| held(c))
+            .map(|c| c.id.as_str())
+            .collect();
         return Err(IngestError::NoCameras {
             held_out: held.join(", "),
         });
@@ -112,7 +132,10 @@ pub fn thumbnail(img: &RgbImage, scale: u32) -> RgbImage {
 pub fn survey(camera: &CaptureCamera, samples: usize) -> Result<Survey, IngestError> {
     let mut reader = VideoReader::open(&camera.video, 1)?;
     let info = reader.info().clone();
-    let want = (camera.camera.intrinsics.width, camera.camera.intrinsics.height);
+    let want = (
+        camera.camera.intrinsics.width,
+        camera.camera.intrinsics.height,
+    );
     if (info.width, info.height) != want {
         return Err(IngestError::SizeMismatch {
             camera: camera.id.clone(),

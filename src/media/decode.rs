@@ -1,9 +1,9 @@
 //! Streaming decode: one frame in memory at a time.
 
 use super::{MediaError, init};
-use ffmpeg_next as ff;
 use ff::format::Pixel;
 use ff::software::scaling::{context::Context as Scaler, flag::Flags};
+use ffmpeg_next as ff;
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 
@@ -76,11 +76,15 @@ impl VideoReader {
             f64::from(rate)
         } else {
             let r = stream.rate();
-            if r.denominator() != 0 { f64::from(r) } else { 0.0 }
+            if r.denominator() != 0 {
+                f64::from(r)
+            } else {
+                0.0
+            }
         };
         let frames = stream.frames();
-        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(open_err)?;
+        let mut ctx =
+            ff::codec::context::Context::from_parameters(stream.parameters()).map_err(open_err)?;
         if threads != 1 {
             ctx.set_threading(ff::codec::threading::Config {
                 kind: ff::codec::threading::Type::Frame,
@@ -177,17 +181,27 @@ impl VideoReader {
     fn convert(&mut self) -> Result<DecodedFrame, MediaError> {
         let (w, h) = (self.decoded.width(), self.decoded.height());
         if self.scaler.is_none() {
-            let scaler = Scaler::get(self.decoded.format(), w, h, Pixel::RGB24, w, h, Flags::BILINEAR)
-                .map_err(|e| self.decode_err(e))?;
+            let scaler = Scaler::get(
+                self.decoded.format(),
+                w,
+                h,
+                Pixel::RGB24,
+                w,
+                h,
+                Flags::BILINEAR,
+            )
+            .map_err(|e| self.decode_err(e))?;
             self.scaler = Some(scaler);
         }
         let mut rgb = ff::frame::Video::empty();
         if let Some(scaler) = self.scaler.as_mut() {
-            scaler.run(&self.decoded, &mut rgb).map_err(|e| MediaError::Decode {
-                path: self.path.clone(),
-                frame: self.next_index,
-                source: e,
-            })?;
+            scaler
+                .run(&self.decoded, &mut rgb)
+                .map_err(|e| MediaError::Decode {
+                    path: self.path.clone(),
+                    frame: self.next_index,
+                    source: e,
+                })?;
         }
         let stride = rgb.stride(0);
         let data = rgb.data(0);

@@ -3,9 +3,9 @@
 
 use super::{MediaError, init};
 use crate::util::AtomicFile;
-use ffmpeg_next as ff;
 use ff::format::Pixel;
 use ff::software::scaling::{context::Context as Scaler, flag::Flags};
+use ffmpeg_next as ff;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -62,7 +62,11 @@ fn rational_fps(fps: f64) -> ff::Rational {
 }
 
 fn gcd(a: i32, b: i32) -> i32 {
-    if b == 0 { a.abs().max(1) } else { gcd(b, a % b) }
+    if b == 0 {
+        a.abs().max(1)
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 impl VideoWriter {
@@ -81,7 +85,7 @@ impl VideoWriter {
                 source,
             }
         };
-        if settings.width % 2 != 0 || settings.height % 2 != 0 {
+        if !settings.width.is_multiple_of(2) || !settings.height.is_multiple_of(2) {
             return Err(MediaError::FrameSize {
                 path: path.to_path_buf(),
                 got_w: settings.width,
@@ -91,8 +95,8 @@ impl VideoWriter {
             });
         }
         let file = AtomicFile::new(path).map_err(io_err)?;
-        let mut output =
-            ff::format::output_as(file.temp_path(), "mp4").map_err(enc_err("opening the MP4 muxer"))?;
+        let mut output = ff::format::output_as(file.temp_path(), "mp4")
+            .map_err(enc_err("opening the MP4 muxer"))?;
         let codec = ff::encoder::find_by_name("libx264").ok_or_else(|| MediaError::NoEncoder {
             path: path.to_path_buf(),
         })?;
@@ -102,7 +106,9 @@ impl VideoWriter {
             .contains(ff::format::Flags::GLOBAL_HEADER);
         let frame_rate = rational_fps(settings.fps);
         let time_base = frame_rate.invert();
-        let mut stream = output.add_stream(codec).map_err(enc_err("adding the video stream"))?;
+        let mut stream = output
+            .add_stream(codec)
+            .map_err(enc_err("adding the video stream"))?;
         let mut ctx = ff::codec::context::Context::new_with_codec(codec);
         if settings.threads > 0 {
             ctx.set_threading(ff::codec::threading::Config {
@@ -111,7 +117,10 @@ impl VideoWriter {
                 ..Default::default()
             });
         }
-        let mut enc = ctx.encoder().video().map_err(enc_err("creating the encoder"))?;
+        let mut enc = ctx
+            .encoder()
+            .video()
+            .map_err(enc_err("creating the encoder"))?;
         enc.set_width(settings.width);
         enc.set_height(settings.height);
         enc.set_format(Pixel::YUV420P);
@@ -128,11 +137,10 @@ impl VideoWriter {
         stream.set_parameters(&encoder);
         stream.set_time_base(time_base);
         stream.set_avg_frame_rate(frame_rate);
-        output.write_header().map_err(enc_err("writing the MP4 header"))?;
-        let stream_time_base = output
-            .stream(0)
-            .map(|s| s.time_base())
-            .unwrap_or(time_base);
+        output
+            .write_header()
+            .map_err(enc_err("writing the MP4 header"))?;
+        let stream_time_base = output.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
         Ok(Self {
             file: Some(file),
             path: path.to_path_buf(),
@@ -195,30 +203,34 @@ impl VideoWriter {
         };
         if slot.is_none() {
             *slot = Some(
-                Scaler::get(format, w, h, Pixel::YUV420P, w, h, Flags::BICUBIC).map_err(|source| {
-                    MediaError::Encode {
+                Scaler::get(format, w, h, Pixel::YUV420P, w, h, Flags::BICUBIC).map_err(
+                    |source| MediaError::Encode {
                         path: path.clone(),
                         what: "creating the colour converter",
                         source,
-                    }
-                })?,
+                    },
+                )?,
             );
         }
         let mut yuv = ff::frame::Video::empty();
         if let Some(scaler) = slot.as_mut() {
-            scaler.run(&src, &mut yuv).map_err(|source| MediaError::Encode {
-                path: path.clone(),
-                what: "converting RGB to YUV",
-                source,
-            })?;
+            scaler
+                .run(&src, &mut yuv)
+                .map_err(|source| MediaError::Encode {
+                    path: path.clone(),
+                    what: "converting RGB to YUV",
+                    source,
+                })?;
         }
         yuv.set_pts(Some(self.frames));
         self.frames += 1;
-        self.encoder.send_frame(&yuv).map_err(|source| MediaError::Encode {
-            path: path.clone(),
-            what: "sending a frame to libx264",
-            source,
-        })?;
+        self.encoder
+            .send_frame(&yuv)
+            .map_err(|source| MediaError::Encode {
+                path: path.clone(),
+                what: "sending a frame to libx264",
+                source,
+            })?;
         self.drain()
     }
 
@@ -240,11 +252,13 @@ impl VideoWriter {
 
     /// Flushes the encoder, writes the trailer and renames the file into place.
     pub fn finish(mut self) -> Result<PathBuf, MediaError> {
-        self.encoder.send_eof().map_err(|source| MediaError::Encode {
-            path: self.path.clone(),
-            what: "flushing libx264",
-            source,
-        })?;
+        self.encoder
+            .send_eof()
+            .map_err(|source| MediaError::Encode {
+                path: self.path.clone(),
+                what: "flushing libx264",
+                source,
+            })?;
         self.drain()?;
         self.output
             .write_trailer()

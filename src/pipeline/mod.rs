@@ -14,7 +14,8 @@ use crate::capture::{Capture, CaptureCamera, CaptureError};
 use crate::ingest::{self, IngestError};
 use crate::media::VideoReader;
 use crate::reconstruct::format::{
-    BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry, write_ply,
+    BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry,
+    write_ply,
 };
 use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_ground};
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
@@ -80,6 +81,12 @@ pub struct ReconstructReport {
     pub voxel_size: f64,
     pub timings: BTreeMap<String, f64>,
 }
+
+/// A camera after the survey: its coarse track, background model, frame count and the CPU
+/// seconds spent in [ingest, sync, segment].
+type Surveyed = (Track, BackgroundModel, u64, [f64; 3]);
+/// A camera after the segmentation pass: its silhouettes and CPU seconds decoding and matting.
+type Segmented = (Vec<Silhouette>, f64, f64);
 
 /// One camera's silhouettes over the whole clip and its estimated start offset.
 struct CameraSilhouettes {
@@ -166,7 +173,7 @@ fn segment_camera(
     cam: &CaptureCamera,
     background: &BackgroundModel,
     track: &Track,
-) -> Result<(Vec<Silhouette>, f64, f64), PipelineError> {
+) -> Result<Segmented, PipelineError> {
     let mut reader = VideoReader::open(&cam.video, 1).map_err(IngestError::from)?;
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
     let mut out = Vec::with_capacity(track.detections.len());
@@ -199,11 +206,17 @@ fn rig_focus(cams: &[CaptureCamera]) -> Point3<f64> {
         a += m;
         b += m * c.camera.centre().coords;
     }
-    a.try_inverse().map(|inv| Point3::from(inv * b)).unwrap_or_else(Point3::origin)
+    a.try_inverse()
+        .map(|inv| Point3::from(inv * b))
+        .unwrap_or_else(Point3::origin)
 }
 
 /// Reconstructs `capture` into the directory `out` (replaced atomically when complete).
-pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -> Result<ReconstructReport, PipelineError> {
+pub fn reconstruct(
+    capture_path: &Path,
+    out: &Path,
+    opts: &ReconstructOptions,
+) -> Result<ReconstructReport, PipelineError> {
     let mut timings = BTreeMap::new();
     let total = Instant::now();
     let capture = Capture::open(capture_path)?;
@@ -237,7 +250,7 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     let t_ingest = Instant::now();
     let progress = crate::util::progress::bar(cams.len() as u64, "surveying cameras");
     // CPU seconds per stage inside the parallel survey: [ingest, sync, segment].
-    let surveyed: Vec<Result<(Track, BackgroundModel, u64, [f64; 3]), PipelineError>> = cams
+    let surveyed: Vec<Result<Surveyed, PipelineError>> = cams
         .par_iter()
         .map(|c| {
             check_interrupt()?;
@@ -250,7 +263,12 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
             let t0 = Instant::now();
             let bg = BackgroundModel::from_samples(&s.samples);
             progress.inc(1);
-            Ok((track, bg, s.frame_count, [t_decode, t_track, t0.elapsed().as_secs_f64()]))
+            Ok((
+                track,
+                bg,
+                s.frame_count,
+                [t_decode, t_track, t0.elapsed().as_secs_f64()],
+            ))
         })
         .collect();
     progress.finish_and_clear();
@@ -284,10 +302,12 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     for (c, b) in cams.iter().zip(&backgrounds) {
         let file = PathBuf::from("backgrounds").join(format!("{}.png", c.id));
         let path = root.join(&file);
-        b.image.save_with_format(&path, image::ImageFormat::Png).map_err(|e| PipelineError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        b.image
+            .save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|e| PipelineError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?;
         bg_entries.push(BackgroundEntry {
             camera: c.id.clone(),
             file,
@@ -298,7 +318,7 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     // Pass 2: silhouettes of every frame.
     let t_seg = Instant::now();
     let progress = crate::util::progress::bar(cams.len() as u64, "segmenting cameras");
-    let segmented: Vec<Result<(Vec<Silhouette>, f64, f64), PipelineError>> = cams
+    let segmented: Vec<Result<Segmented, PipelineError>> = cams
         .par_iter()
         .zip(&backgrounds)
         .zip(&tracks)
@@ -349,7 +369,9 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     // Instants to reconstruct: the reference camera's frames covered by enough cameras.
     let frame_counts: Vec<u64> = cameras.iter().map(|c| c.frames.len() as u64).collect();
     let fps = cams[0].fps;
-    let need = ((cams.len() as f64 * 0.75).ceil() as usize).max(2).min(cams.len());
+    let need = ((cams.len() as f64 * 0.75).ceil() as usize)
+        .max(2)
+        .min(cams.len());
     let covers = |i: usize, t: f64| {
         let f = (t - sync_result.offsets[i]) * cams[i].fps;
         f >= -0.5 && f <= frame_counts[i] as f64 - 0.5
@@ -371,14 +393,20 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
         Some(v) => (v.min(), v.max()),
         None => {
             let c = rig_focus(&cams);
-            (c - Vector3::new(20.0, 20.0, 10.0), c + Vector3::new(20.0, 20.0, 10.0))
+            (
+                c - Vector3::new(20.0, 20.0, 10.0),
+                c + Vector3::new(20.0, 20.0, 10.0),
+            )
         }
     };
     let centre = nalgebra::center(&vmin, &vmax);
     let leaf = opts.voxel.unwrap_or_else(|| {
         let mut fp: Vec<f64> = cams
             .iter()
-            .map(|c| (c.camera.centre() - centre).norm() / (0.5 * (c.camera.intrinsics.fx + c.camera.intrinsics.fy)))
+            .map(|c| {
+                (c.camera.centre() - centre).norm()
+                    / (0.5 * (c.camera.intrinsics.fx + c.camera.intrinsics.fy))
+            })
             .collect();
         fp.sort_by(f64::total_cmp);
         (fp[fp.len() / 2] * 0.8).clamp(0.004, 0.05)
@@ -404,17 +432,38 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
                 })
             })
             .collect();
-        if std::env::var("R360_DEBUG_T").ok().and_then(|v| v.parse::<f64>().ok()).is_some_and(|d| (d - t).abs() < 1e-3) {
+        if std::env::var("R360_DEBUG_T")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|d| (d - t).abs() < 1e-3)
+        {
             for (i, c) in cameras.iter().enumerate() {
                 let f = (t - c.offset) * c.fps;
                 let k = f.round().max(0.0) as usize;
                 let s = c.frames.get(k);
-                eprintln!("{} f={f:.2} area={:?} roi={:?} used={}", cams[i].id, s.map(|s| s.matte.area), s.map(|s| s.matte.roi), views.iter().any(|v| std::ptr::eq(v.camera, &cams[i].camera)));
-                if let Some(s) = s { let _ = s.matte.to_gray(cams[i].camera.intrinsics.width, cams[i].camera.intrinsics.height).save(format!("/tmp/dbg_{}.png", cams[i].id)); }
+                eprintln!(
+                    "{} f={f:.2} area={:?} roi={:?} used={}",
+                    cams[i].id,
+                    s.map(|s| s.matte.area),
+                    s.map(|s| s.matte.roi),
+                    views
+                        .iter()
+                        .any(|v| std::ptr::eq(v.camera, &cams[i].camera))
+                );
+                if let Some(s) = s {
+                    let _ = s
+                        .matte
+                        .to_gray(
+                            cams[i].camera.intrinsics.width,
+                            cams[i].camera.intrinsics.height,
+                        )
+                        .save(format!("/tmp/dbg_{}.png", cams[i].id));
+                }
             }
         }
         let mut p = params;
-        p.min_views = ((views.len() as f64 * 0.6).ceil() as usize).clamp(2.min(views.len()), views.len().max(1));
+        p.min_views = ((views.len() as f64 * 0.6).ceil() as usize)
+            .clamp(2.min(views.len()), views.len().max(1));
         let result = reconstruct_instant(&views, &p);
         drop(views);
         let file = PathBuf::from("frames").join(format!("{index:06}.ply"));
@@ -447,10 +496,15 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     let valid: Vec<&FrameEntry> = frames.iter().filter(|f| f.splats > 0).collect();
     let analysis = analyse::analyse(
         &valid.iter().map(|f| f.time).collect::<Vec<_>>(),
-        &valid.iter().map(|f| Point3::from(f.centroid)).collect::<Vec<_>>(),
+        &valid
+            .iter()
+            .map(|f| Point3::from(f.centroid))
+            .collect::<Vec<_>>(),
     );
     if analysis.is_none() {
-        tracing::warn!("no ballistic flight found in the reconstruction; shots fall back to the clip's middle");
+        tracing::warn!(
+            "no ballistic flight found in the reconstruction; shots fall back to the clip's middle"
+        );
     }
     timings.insert("analyse_s".to_owned(), t_an.elapsed().as_secs_f64());
 
@@ -461,7 +515,8 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
     timings.insert("venue_s".to_owned(), t_venue.elapsed().as_secs_f64());
     timings.insert("pipeline_s".to_owned(), total.elapsed().as_secs_f64());
 
-    let capture_ref = std::fs::canonicalize(&capture.manifest_path).unwrap_or(capture.manifest_path.clone());
+    let capture_ref =
+        std::fs::canonicalize(&capture.manifest_path).unwrap_or(capture.manifest_path.clone());
     let manifest = ReconManifest {
         format: RECON_FORMAT.to_owned(),
         version: RECON_VERSION,
@@ -488,7 +543,11 @@ pub fn reconstruct(capture_path: &Path, out: &Path, opts: &ReconstructOptions) -
         timings: timings.clone(),
     };
     let path = root.join("recon.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap_or_default()).map_err(io(&path))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+    )
+    .map_err(io(&path))?;
     dir.commit().map_err(io(out))?;
     Ok(ReconstructReport {
         frames: times.len(),
@@ -514,7 +573,8 @@ fn bake_venue(
     let Some(ground) = analyse::GroundProfile::estimate(&samples, analysis) else {
         return Ok(None);
     };
-    let centre = samples.iter().fold(Vector3::zeros(), |a, s| a + s.1.coords) / samples.len().max(1) as f64;
+    let centre =
+        samples.iter().fold(Vector3::zeros(), |a, s| a + s.1.coords) / samples.len().max(1) as f64;
     let model = VenueModel {
         ground,
         along: AxisMap::along(),
@@ -533,7 +593,10 @@ fn bake_venue(
         })
         .collect();
     let dir = root.join("venue");
-    std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
+        path: dir.clone(),
+        source,
+    })?;
     let save = |img: image::RgbImage, file: &Path| {
         let path = root.join(file);
         img.save_with_format(&path, image::ImageFormat::Png)
@@ -542,7 +605,10 @@ fn bake_venue(
                 source: std::io::Error::other(e),
             })
     };
-    save(bake_ground(&model, &plates, 4096, 1024), &model.ground_texture)?;
+    save(
+        bake_ground(&model, &plates, 4096, 1024),
+        &model.ground_texture,
+    )?;
     save(bake_dome(&model, &plates, 2048, 1024), &model.dome_texture)?;
     Ok(Some(model))
 }

@@ -27,10 +27,13 @@ impl DepthBuffer {
     }
 }
 
-fn depth_buffer(view: &View, voxels: &[SurfaceVoxel], leaf: f64) -> (DepthBuffer, Vec<Option<(f64, f64, f64)>>) {
+/// Each voxel's position in a view's frame (pixel x, pixel y, depth), if in front.
+type Projected = Vec<Option<(f64, f64, f64)>>;
+
+fn depth_buffer(view: &View, voxels: &[SurfaceVoxel], leaf: f64) -> (DepthBuffer, Projected) {
     let cam = view.camera;
     let f = 0.5 * (cam.intrinsics.fx + cam.intrinsics.fy);
-    let proj: Vec<Option<(f64, f64, f64)>> = voxels
+    let proj: Projected = voxels
         .iter()
         .map(|v| {
             cam.project_with_depth(&v.position)
@@ -95,8 +98,10 @@ fn depth_buffer(view: &View, voxels: &[SurfaceVoxel], leaf: f64) -> (DepthBuffer
 
 /// sRGB colour of each surface voxel.
 pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]> {
-    let per_view: Vec<(DepthBuffer, Vec<Option<(f64, f64, f64)>>)> =
-        views.par_iter().map(|v| depth_buffer(v, voxels, leaf)).collect();
+    let per_view: Vec<(DepthBuffer, Projected)> = views
+        .par_iter()
+        .map(|v| depth_buffer(v, voxels, leaf))
+        .collect();
     voxels
         .par_iter()
         .enumerate()
@@ -124,13 +129,17 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]
                     srgb_to_linear(c[1].round() as u8) as f64,
                     srgb_to_linear(c[2].round() as u8) as f64,
                 ];
-                let in_matte = view.silhouette.matte.get((x + 0.5).floor() as i64, (y + 0.5).floor() as i64);
+                let in_matte = view
+                    .silhouette
+                    .matte
+                    .get((x + 0.5).floor() as i64, (y + 0.5).floor() as i64);
                 let fw = facing * facing * if in_matte { 1.0 } else { 0.05 };
                 for k in 0..3 {
                     fallback[k] += lin[k] * fw;
                 }
                 fsum += fw;
-                let visible = (d as f32) <= zbuf.at(x.round() as i64, y.round() as i64) + (2.0 * leaf) as f32;
+                let visible =
+                    (d as f32) <= zbuf.at(x.round() as i64, y.round() as i64) + (2.0 * leaf) as f32;
                 if !visible {
                     continue;
                 }
@@ -140,7 +149,11 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]
                 }
                 wsum += w;
             }
-            let (c, s) = if wsum > 1e-9 { (acc, wsum) } else { (fallback, fsum) };
+            let (c, s) = if wsum > 1e-9 {
+                (acc, wsum)
+            } else {
+                (fallback, fsum)
+            };
             if s <= 1e-12 {
                 return [128, 128, 128];
             }

@@ -20,8 +20,8 @@
 use crate::analyse::Analysis;
 use ply_rs_bw::parser::Parser;
 use ply_rs_bw::ply::{
-    Addable, ElementDef, Encoding, Ply, Property, PropertyAccess, PropertyAccessResult, PropertyDef,
-    PropertyType, ScalarType,
+    Addable, ElementDef, Encoding, Ply, Property, PropertyAccess, PropertyAccessResult,
+    PropertyDef, PropertyType, ScalarType,
 };
 use ply_rs_bw::writer::Writer;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,9 @@ pub enum ReconError {
     },
     #[error("not a replay360 reconstruction (format {found:?}): {path}")]
     WrongFormat { path: PathBuf, found: String },
-    #[error("reconstruction schema v{found} is newer than this build understands (v{RECON_VERSION}): {path}")]
+    #[error(
+        "reconstruction schema v{found} is newer than this build understands (v{RECON_VERSION}): {path}"
+    )]
     NewerVersion { path: PathBuf, found: u32 },
     #[error("splat file is not a valid replay360 PLY ({problem}): {path}")]
     Ply { path: PathBuf, problem: String },
@@ -141,18 +143,26 @@ const COLOURS: [&str; 3] = ["red", "green", "blue"];
 pub fn write_ply(path: &Path, frame: &SplatFrame, comment: &str) -> Result<(), ReconError> {
     let mut ply = Ply::<Vertex>::new();
     ply.header.encoding = Encoding::BinaryLittleEndian;
-    ply.header.comments.push(format!("replay360 splat frame v1; {comment}"));
+    ply.header
+        .comments
+        .push(format!("replay360 splat frame v1; {comment}"));
     let mut el = ElementDef::new("vertex".to_owned());
     for name in FLOATS {
-        el.properties
-            .add(PropertyDef::new(name.to_owned(), PropertyType::Scalar(ScalarType::Float)));
+        el.properties.add(PropertyDef::new(
+            name.to_owned(),
+            PropertyType::Scalar(ScalarType::Float),
+        ));
     }
     for name in COLOURS {
-        el.properties
-            .add(PropertyDef::new(name.to_owned(), PropertyType::Scalar(ScalarType::UChar)));
+        el.properties.add(PropertyDef::new(
+            name.to_owned(),
+            PropertyType::Scalar(ScalarType::UChar),
+        ));
     }
-    el.properties
-        .add(PropertyDef::new("radius".to_owned(), PropertyType::Scalar(ScalarType::Float)));
+    el.properties.add(PropertyDef::new(
+        "radius".to_owned(),
+        PropertyType::Scalar(ScalarType::Float),
+    ));
     ply.header.elements.add(el);
     let verts = (0..frame.len())
         .map(|i| Vertex {
@@ -184,10 +194,12 @@ pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
         source,
     })?;
     let mut reader = std::io::BufReader::new(file);
-    let ply = Parser::<Vertex>::new().read_ply(&mut reader).map_err(|e| ReconError::Ply {
-        path: path.to_path_buf(),
-        problem: e.to_string(),
-    })?;
+    let ply = Parser::<Vertex>::new()
+        .read_ply(&mut reader)
+        .map_err(|e| ReconError::Ply {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
     let has = |name: &str| {
         ply.header
             .elements
@@ -203,7 +215,12 @@ pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
     let verts = ply.payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
     let mut f = SplatFrame::default();
     for v in verts {
-        if v.p.iter().chain(&v.n).chain(std::iter::once(&v.r)).any(|x| !x.is_finite()) {
+        if v.p
+            .iter()
+            .chain(&v.n)
+            .chain(std::iter::once(&v.r))
+            .any(|x| !x.is_finite())
+        {
             return Err(ReconError::Ply {
                 path: path.to_path_buf(),
                 problem: "a vertex has NaN or infinite values".to_owned(),
@@ -277,7 +294,11 @@ pub struct Reconstruction {
 
 impl Reconstruction {
     pub fn open(dir: &Path) -> Result<Self, ReconError> {
-        let path = if dir.is_dir() { dir.join("recon.json") } else { dir.to_path_buf() };
+        let path = if dir.is_dir() {
+            dir.join("recon.json")
+        } else {
+            dir.to_path_buf()
+        };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let text = std::fs::read_to_string(&path).map_err(|source| ReconError::Io {
             path: path.clone(),
@@ -302,7 +323,10 @@ impl Reconstruction {
             return Err(ReconError::NewerVersion { path, found: v });
         }
         let manifest: ReconManifest =
-            serde_json::from_str(&text).map_err(|source| ReconError::Parse { path: path.clone(), source })?;
+            serde_json::from_str(&text).map_err(|source| ReconError::Parse {
+                path: path.clone(),
+                source,
+            })?;
         if manifest.frames.is_empty() {
             return Err(ReconError::NoFrames { path });
         }
@@ -318,10 +342,14 @@ impl Reconstruction {
     }
 
     pub fn load_frame(&self, index: usize) -> Result<SplatFrame, ReconError> {
-        let entry = self.manifest.frames.get(index).ok_or_else(|| ReconError::Ply {
-            path: self.dir.clone(),
-            problem: format!("frame {index} does not exist"),
-        })?;
+        let entry = self
+            .manifest
+            .frames
+            .get(index)
+            .ok_or_else(|| ReconError::Ply {
+                path: self.dir.clone(),
+                problem: format!("frame {index} does not exist"),
+            })?;
         read_ply(&self.dir.join(&entry.file))
     }
 
@@ -335,7 +363,11 @@ impl Reconstruction {
         if i >= frames.len() {
             return frames.len() - 1;
         }
-        if (frames[i].time - time).abs() < (time - frames[i - 1].time).abs() { i } else { i - 1 }
+        if (frames[i].time - time).abs() < (time - frames[i - 1].time).abs() {
+            i
+        } else {
+            i - 1
+        }
     }
 
     pub fn time_range(&self) -> (f64, f64) {
@@ -364,7 +396,11 @@ mod tests {
         assert_eq!(back.normals, frame.normals);
         assert_eq!(back.colours, frame.colours);
         assert_eq!(back.radii, frame.radii);
-        std::fs::write(&path, b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float q\nend_header\n1\n").expect("write");
+        std::fs::write(
+            &path,
+            b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float q\nend_header\n1\n",
+        )
+        .expect("write");
         assert!(read_ply(&path).is_err());
     }
 }

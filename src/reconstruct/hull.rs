@@ -24,7 +24,13 @@ impl Occupancy {
     }
 
     pub fn get(&self, i: i64, j: i64, k: i64) -> bool {
-        if i < 0 || j < 0 || k < 0 || i >= self.dims[0] as i64 || j >= self.dims[1] as i64 || k >= self.dims[2] as i64 {
+        if i < 0
+            || j < 0
+            || k < 0
+            || i >= self.dims[0] as i64
+            || j >= self.dims[1] as i64
+            || k >= self.dims[2] as i64
+        {
             return false;
         }
         self.cells[self.index(i as usize, j as usize, k as usize)] != 0
@@ -71,7 +77,9 @@ impl CarveParams {
             volume_max,
             leaf,
             levels,
-            min_views: ((views as f64 * 0.6).ceil() as usize).max(2).min(views.max(1)),
+            min_views: ((views as f64 * 0.6).ceil() as usize)
+                .max(2)
+                .min(views.max(1)),
             tolerance: 0,
         }
     }
@@ -81,14 +89,25 @@ impl CarveParams {
     }
 }
 
-fn classify(views: &[View], lo: &Point3<f64>, size: f64, min_views: usize, tolerance: usize) -> Class {
+fn classify(
+    views: &[View],
+    lo: &Point3<f64>,
+    size: f64,
+    min_views: usize,
+    tolerance: usize,
+) -> Class {
     let mut seen = 0;
     let mut all_full = true;
     let mut rejections = 0;
     for v in views {
         let cam = v.camera;
         let (w, h) = (cam.intrinsics.width as f64, cam.intrinsics.height as f64);
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+        let (mut x0, mut y0, mut x1, mut y1) = (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        );
         let mut behind = false;
         for c in 0..8 {
             let p = Point3::new(
@@ -134,7 +153,11 @@ fn classify(views: &[View], lo: &Point3<f64>, size: f64, min_views: usize, toler
     if seen < min_views {
         return Class::Empty;
     }
-    if all_full { Class::Full } else { Class::Partial }
+    if all_full {
+        Class::Full
+    } else {
+        Class::Partial
+    }
 }
 
 /// The leaf test: the cell centre projects into the matte of every camera that sees it (but
@@ -155,7 +178,11 @@ fn leaf_occupied(views: &[View], p: &Point3<f64>, min_views: usize, tolerance: u
             continue;
         }
         seen += 1;
-        if !v.silhouette.matte.get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64) {
+        if !v
+            .silhouette
+            .matte
+            .get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64)
+        {
             rejections += 1;
             if rejections > tolerance {
                 return false;
@@ -205,16 +232,35 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
         }
         let classes: Vec<Class> = cells
             .par_iter()
-            .map(|c| classify(views, &corner(c, size), size, params.min_views, params.tolerance))
+            .map(|c| {
+                classify(
+                    views,
+                    &corner(c, size),
+                    size,
+                    params.min_views,
+                    params.tolerance,
+                )
+            })
             .collect();
         let mut next = Vec::new();
         for (c, class) in cells.iter().zip(classes) {
             match class {
                 Class::Empty => {}
-                Class::Full => full.push(([c[0] * leaves_per_cell, c[1] * leaves_per_cell, c[2] * leaves_per_cell], leaves_per_cell)),
+                Class::Full => full.push((
+                    [
+                        c[0] * leaves_per_cell,
+                        c[1] * leaves_per_cell,
+                        c[2] * leaves_per_cell,
+                    ],
+                    leaves_per_cell,
+                )),
                 Class::Partial => {
                     for d in 0..8 {
-                        next.push([c[0] * 2 + (d & 1), c[1] * 2 + ((d >> 1) & 1), c[2] * 2 + ((d >> 2) & 1)]);
+                        next.push([
+                            c[0] * 2 + (d & 1),
+                            c[1] * 2 + ((d >> 1) & 1),
+                            c[2] * 2 + ((d >> 2) & 1),
+                        ]);
                     }
                 }
             }
@@ -248,16 +294,25 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
         lo[a] -= 1;
         hi[a] += 1;
     }
-    let dims = [(hi[0] - lo[0] + 1) as usize, (hi[1] - lo[1] + 1) as usize, (hi[2] - lo[2] + 1) as usize];
+    let dims = [
+        (hi[0] - lo[0] + 1) as usize,
+        (hi[1] - lo[1] + 1) as usize,
+        (hi[2] - lo[2] + 1) as usize,
+    ];
     let mut occ = Occupancy {
         origin: params.volume_min
-            + Vector3::new(lo[0] as f64 + 0.5, lo[1] as f64 + 0.5, lo[2] as f64 + 0.5) * params.leaf,
+            + Vector3::new(lo[0] as f64 + 0.5, lo[1] as f64 + 0.5, lo[2] as f64 + 0.5)
+                * params.leaf,
         leaf: params.leaf,
         dims,
         cells: vec![0; dims[0] * dims[1] * dims[2]],
     };
     for l in &leaves {
-        let idx = occ.index((l[0] - lo[0]) as usize, (l[1] - lo[1]) as usize, (l[2] - lo[2]) as usize);
+        let idx = occ.index(
+            (l[0] - lo[0]) as usize,
+            (l[1] - lo[1]) as usize,
+            (l[2] - lo[2]) as usize,
+        );
         occ.cells[idx] = 1;
     }
     for (c, e) in &full {
@@ -323,7 +378,11 @@ pub fn surface(occ: &Occupancy) -> Vec<SurfaceVoxel> {
                     }
                 }
             }
-            let normal = if g.norm() > 1e-9 { g.normalize() } else { Vector3::z() };
+            let normal = if g.norm() > 1e-9 {
+                g.normalize()
+            } else {
+                Vector3::z()
+            };
             SurfaceVoxel {
                 position: occ.centre(c[0] as usize, c[1] as usize, c[2] as usize),
                 normal,
@@ -345,7 +404,7 @@ pub fn agreement(occ: &Occupancy, view: &View) -> f64 {
                     continue;
                 }
                 idx += 1;
-                if idx % 3 != 0 {
+                if !idx.is_multiple_of(3) {
                     continue;
                 }
                 let Some((px, d)) = cam.project_with_depth(&occ.centre(i, j, k)) else {
@@ -359,11 +418,19 @@ pub fn agreement(occ: &Occupancy, view: &View) -> f64 {
                     continue;
                 }
                 total += 1;
-                if view.silhouette.matte.get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64) {
+                if view
+                    .silhouette
+                    .matte
+                    .get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64)
+                {
                     inside += 1;
                 }
             }
         }
     }
-    if total == 0 { 1.0 } else { inside as f64 / total as f64 }
+    if total == 0 {
+        1.0
+    } else {
+        inside as f64 / total as f64
+    }
 }

@@ -44,7 +44,10 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
         coarse.levels = params.levels.saturating_sub(1).max(1);
         coarse.tolerance = views.len() / 4;
         let robust = hull::carve(views, &coarse);
-        kept = views.iter().filter(|v| hull::agreement(&robust, v) >= 0.6).collect();
+        kept = views
+            .iter()
+            .filter(|v| hull::agreement(&robust, v) >= 0.6)
+            .collect();
         if kept.len() < 3 {
             kept = views.iter().collect();
         }
@@ -85,7 +88,13 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
     let splats = SplatFrame {
         positions: surface
             .iter()
-            .map(|s| [s.position.x as f32, s.position.y as f32, s.position.z as f32])
+            .map(|s| {
+                [
+                    s.position.x as f32,
+                    s.position.y as f32,
+                    s.position.z as f32,
+                ]
+            })
             .collect(),
         normals: surface
             .iter()
@@ -94,7 +103,11 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
         colours,
         radii: vec![radius; surface.len()],
     };
-    let centroid = if n > 0 { Point3::from(sum / n as f64) } else { Point3::origin() };
+    let centroid = if n > 0 {
+        Point3::from(sum / n as f64)
+    } else {
+        Point3::origin()
+    };
     if n == 0 {
         lo = Point3::origin();
         hi = Point3::origin();

@@ -31,7 +31,14 @@ impl AxisMap {
     }
     pub fn across() -> Self {
         Self {
-            knots: vec![(-220.0, 0.0), (-25.0, 0.15), (-8.0, 0.3), (8.0, 0.7), (25.0, 0.85), (220.0, 1.0)],
+            knots: vec![
+                (-220.0, 0.0),
+                (-25.0, 0.15),
+                (-8.0, 0.3),
+                (8.0, 0.7),
+                (25.0, 0.85),
+                (220.0, 1.0),
+            ],
         }
     }
     fn interp(pairs: &[(f64, f64)], x: f64) -> f64 {
@@ -75,7 +82,9 @@ pub struct VenueModel {
 
 impl VenueModel {
     pub fn left(&self) -> Vector3<f64> {
-        Vector3::z().cross(&Vector3::from(self.ground.travel)).normalize()
+        Vector3::z()
+            .cross(&Vector3::from(self.ground.travel))
+            .normalize()
     }
 
     /// World point of the ground proxy at (along, across).
@@ -175,7 +184,11 @@ pub fn bake_ground(model: &VenueModel, plates: &[Plate], width: u32, height: u32
 pub fn dome_direction(u: f64, v: f64) -> Vector3<f64> {
     let lon = (u - 0.5) * std::f64::consts::TAU;
     let colat = v * std::f64::consts::PI;
-    Vector3::new(colat.sin() * lon.cos(), colat.sin() * lon.sin(), colat.cos())
+    Vector3::new(
+        colat.sin() * lon.cos(),
+        colat.sin() * lon.sin(),
+        colat.cos(),
+    )
 }
 
 /// Bakes the dome texture.

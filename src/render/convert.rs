@@ -79,7 +79,14 @@ pub fn plate_from_world(camera: &Camera) -> Mat4 {
     );
     let rot = kuv * camera.pose.rotation.matrix() * m().transpose();
     let tr = kuv * camera.pose.translation;
-    let row = |i: usize| Vec4::new(rot[(i, 0)] as f32, rot[(i, 1)] as f32, rot[(i, 2)] as f32, tr[i] as f32);
+    let row = |i: usize| {
+        Vec4::new(
+            rot[(i, 0)] as f32,
+            rot[(i, 1)] as f32,
+            rot[(i, 2)] as f32,
+            tr[i] as f32,
+        )
+    };
     let (r0, r1, r2) = (row(0), row(1), row(2));
     // Rows: u, v, unused, w.
     Mat4::from_cols(
@@ -97,7 +104,11 @@ mod tests {
 
     #[test]
     fn camera_transform_round_trips_and_looks_the_right_way() {
-        let pose = WorldFromCamera::looking_at(Point3::new(3.0, -12.0, 4.0), Point3::new(1.0, 0.5, 2.0), Vector3::z());
+        let pose = WorldFromCamera::looking_at(
+            Point3::new(3.0, -12.0, 4.0),
+            Point3::new(1.0, 0.5, 2.0),
+            Vector3::z(),
+        );
         let cam = Camera::new(
             Intrinsics {
                 width: 640,

@@ -6,7 +6,9 @@ use bevy::math::Vec4;
 use bevy::mesh::{Mesh, MeshVertexAttribute, MeshVertexBufferLayoutRef};
 use bevy::pbr::{Material, MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
-use bevy::render::render_resource::{AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError};
+use bevy::render::render_resource::{
+    AsBindGroup, ColorWrites, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError,
+};
 use bevy::shader::{Shader, ShaderRef};
 
 pub const SPLAT_SHADER: Handle<Shader> = uuid_handle!("6f3b5f0e-3f5c-4d8e-9a51-1b2d3c4e5f60");
@@ -23,15 +25,21 @@ pub const SHADERS: [(&str, &str); 3] = [
 /// Registers the embedded shaders under their fixed handles.
 pub fn register_shaders(app: &mut App) {
     let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();
-    for (handle, (name, source)) in [SPLAT_SHADER, VENUE_SHADER, FLAT_SHADER].into_iter().zip(SHADERS) {
-        let _ = shaders.insert(handle.id(), Shader::from_wgsl(source, format!("shaders/{name}")));
+    for (handle, (name, source)) in [SPLAT_SHADER, VENUE_SHADER, FLAT_SHADER]
+        .into_iter()
+        .zip(SHADERS)
+    {
+        let _ = shaders.insert(
+            handle.id(),
+            Shader::from_wgsl(source, format!("shaders/{name}")),
+        );
     }
 }
 
 /// Per-splat radius (metres), carried in the second UV channel.
 pub const ATTRIBUTE_SPLAT_RADIUS: MeshVertexAttribute = Mesh::ATTRIBUTE_UV_1;
 
-#[derive(Clone, Copy, Debug, ShaderType)]
+#[derive(Clone, Copy, Debug, PartialEq, ShaderType)]
 pub struct SplatParams {
     /// rgb: tint (linear); a: tint amount.
     pub tint: Vec4,
@@ -48,7 +56,23 @@ impl Default for SplatParams {
     }
 }
 
-/// Athlete splats and after-images.
+fn splat_vertex_layout(
+    descriptor: &mut RenderPipelineDescriptor,
+    layout: &MeshVertexBufferLayoutRef,
+) -> Result<(), SpecializedMeshPipelineError> {
+    let vertex_layout = layout.0.get_layout(&[
+        Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+        Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
+        Mesh::ATTRIBUTE_UV_0.at_shader_location(2),
+        ATTRIBUTE_SPLAT_RADIUS.at_shader_location(3),
+        Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
+    ])?;
+    descriptor.vertex.buffers = vec![vertex_layout];
+    descriptor.primitive.cull_mode = None;
+    Ok(())
+}
+
+/// The live athlete: opaque splats with soft, anti-aliased edges (alpha to coverage).
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone, Default)]
 pub struct SplatMaterial {
     #[uniform(0)]
@@ -77,15 +101,82 @@ impl Material for SplatMaterial {
         layout: &MeshVertexBufferLayoutRef,
         _key: MaterialPipelineKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
-        let vertex_layout = layout.0.get_layout(&[
-            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-            Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
-            Mesh::ATTRIBUTE_UV_0.at_shader_location(2),
-            ATTRIBUTE_SPLAT_RADIUS.at_shader_location(3),
-            Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
-        ])?;
-        descriptor.vertex.buffers = vec![vertex_layout];
-        descriptor.primitive.cull_mode = None;
+        splat_vertex_layout(descriptor, layout)
+    }
+}
+
+/// After-images, first pass: the ghost's nearest surface into the depth buffer, no colour.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone, Default)]
+pub struct GhostDepthMaterial {
+    #[uniform(0)]
+    pub params: SplatParams,
+}
+
+impl Material for GhostDepthMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        splat_vertex_layout(descriptor, layout)?;
+        if let Some(fragment) = descriptor.fragment.as_mut() {
+            for target in fragment.targets.iter_mut().flatten() {
+                target.write_mask = ColorWrites::empty();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// After-images, second pass: blended once over what is behind, only where the first pass
+/// left the ghost's own depth, so a ghost fades as one sheet instead of piling up its splats.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone, Default)]
+pub struct GhostColourMaterial {
+    #[uniform(0)]
+    pub params: SplatParams,
+}
+
+impl Material for GhostColourMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        SPLAT_SHADER.into()
+    }
+    fn alpha_mode(&self) -> AlphaMode {
+        AlphaMode::Blend
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        splat_vertex_layout(descriptor, layout)?;
+        if let Some(ds) = descriptor.depth_stencil.as_mut() {
+            // Reverse Z: pass at (or a hair in front of) the depth the first pass wrote.
+            ds.depth_write_enabled = Some(false);
+            ds.bias.constant = 8;
+        }
         Ok(())
     }
 }

@@ -11,7 +11,10 @@ use bevy::mesh::{Indices, Mesh, PrimitiveTopology};
 use nalgebra::{Point3, Vector3};
 
 fn new_mesh() -> Mesh {
-    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD)
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    )
 }
 
 /// One camera-facing quad per splat.
@@ -37,7 +40,12 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
         let q = frame.normals[i];
         let nn = [q[0], q[2], -q[1]];
         let c = frame.colours[i];
-        let lin = [srgb_to_linear(c[0]), srgb_to_linear(c[1]), srgb_to_linear(c[2]), 1.0];
+        let lin = [
+            srgb_to_linear(c[0]),
+            srgb_to_linear(c[1]),
+            srgb_to_linear(c[2]),
+            1.0,
+        ];
         let base = (i * 4) as u32;
         for corner in [[-1.0f32, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]] {
             pos.push(p);
@@ -85,7 +93,12 @@ impl FlatBuilder {
         let mut prev_ring: Option<u32> = None;
         let mut normal_ref = Vec3::Y;
         for (i, p) in pts.iter().enumerate() {
-            let t = if i + 1 < pts.len() { pts[i + 1] - *p } else { *p - pts[i - 1] }.normalize_or_zero();
+            let t = if i + 1 < pts.len() {
+                pts[i + 1] - *p
+            } else {
+                *p - pts[i - 1]
+            }
+            .normalize_or_zero();
             if t == Vec3::ZERO {
                 continue;
             }
@@ -106,7 +119,14 @@ impl FlatBuilder {
             if let Some(pr) = prev_ring {
                 for s in 0..sides {
                     let (a, b) = (s as u32, ((s + 1) % sides) as u32);
-                    self.idx.extend_from_slice(&[pr + a, ring + a, ring + b, pr + a, ring + b, pr + b]);
+                    self.idx.extend_from_slice(&[
+                        pr + a,
+                        ring + a,
+                        ring + b,
+                        pr + a,
+                        ring + b,
+                        pr + b,
+                    ]);
                 }
             }
             prev_ring = Some(ring);
@@ -181,7 +201,13 @@ impl FlatBuilder {
 
 /// A height-field ground along the direction of travel: `profile` gives the height at each
 /// distance `s` along `travel` from `origin`; the ground is level across the course.
-pub fn ground_mesh(origin: &Point3<f64>, travel: &Vector3<f64>, profile: &dyn Fn(f64) -> f64, half_length: f64, half_width: f64) -> Mesh {
+pub fn ground_mesh(
+    origin: &Point3<f64>,
+    travel: &Vector3<f64>,
+    profile: &dyn Fn(f64) -> f64,
+    half_length: f64,
+    half_width: f64,
+) -> Mesh {
     let left = Vector3::z().cross(travel).normalize();
     let along: Vec<f64> = {
         let mut v = Vec::new();
@@ -194,12 +220,14 @@ pub fn ground_mesh(origin: &Point3<f64>, travel: &Vector3<f64>, profile: &dyn Fn
         v
     };
     let across: Vec<f64> = {
-        let mut v: Vec<f64> = [0.0, 1.0, 2.0, 4.0, 6.0, 9.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0, 100.0, 150.0, 220.0]
-            .iter()
-            .copied()
-            .filter(|&x| x <= half_width)
-            .flat_map(|x| [x, -x])
-            .collect();
+        let mut v: Vec<f64> = [
+            0.0, 1.0, 2.0, 4.0, 6.0, 9.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0, 100.0, 150.0, 220.0,
+        ]
+        .iter()
+        .copied()
+        .filter(|&x| x <= half_width)
+        .flat_map(|x| [x, -x])
+        .collect();
         v.sort_by(f64::total_cmp);
         v.dedup();
         v

@@ -60,5 +60,9 @@ pub fn context_for(recon: &Reconstruction) -> Context {
         .filter(|f| f.splats > 0)
         .map(|f| (f.time, Point3::from(f.centroid)))
         .collect();
-    Context::new(recon.time_range(), recon.manifest.analysis.as_ref(), &centroids)
+    Context::new(
+        recon.time_range(),
+        recon.manifest.analysis.as_ref(),
+        &centroids,
+    )
 }

@@ -27,7 +27,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("the renderer produced no image after {0} updates (is a Vulkan driver such as Mesa's lavapipe installed?)")]
+    #[error(
+        "the renderer produced no image after {0} updates (is a Vulkan driver such as Mesa's lavapipe installed?)"
+    )]
     NoFrames(usize),
     #[error("a captured frame could not be converted: {0}")]
     Convert(String),
@@ -77,8 +79,19 @@ pub struct OffscreenRenderer {
 }
 
 impl OffscreenRenderer {
-    pub fn new(scene: SceneData, first: FrameRequest, width: u32, height: u32) -> Result<Self, RenderError> {
-        if width < 16 || height < 16 || width > 7680 || height > 4320 || width % 2 != 0 || height % 2 != 0 {
+    pub fn new(
+        scene: SceneData,
+        first: FrameRequest,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, RenderError> {
+        if width < 16
+            || height < 16
+            || width > 7680
+            || height > 4320
+            || !width.is_multiple_of(2)
+            || !height.is_multiple_of(2)
+        {
             return Err(RenderError::Size(width, height));
         }
         let mut app = App::new();
@@ -92,7 +105,8 @@ impl OffscreenRenderer {
         }
         app.finish();
         app.cleanup();
-        let mut image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
+        let mut image =
+            Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
         image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
         app.world_mut().spawn((
@@ -101,7 +115,11 @@ impl OffscreenRenderer {
             RenderTarget::Image(target.clone().into()),
             Tonemapping::None,
             DebandDither::Disabled,
-            if std::env::var_os("NOMSAA").is_some() { Msaa::Off } else { Msaa::Sample4 },
+            if std::env::var_os("NOMSAA").is_some() {
+                Msaa::Off
+            } else {
+                Msaa::Sample4
+            },
             Transform::IDENTITY,
         ));
         let (tx, rx) = channel();
@@ -129,7 +147,9 @@ impl OffscreenRenderer {
     }
 
     fn request(&mut self, view: &FrameRequest) -> u64 {
-        self.app.world_mut().insert_resource(CurrentView(view.clone()));
+        self.app
+            .world_mut()
+            .insert_resource(CurrentView(view.clone()));
         let tag = self.next_tag;
         self.next_tag += 1;
         let tx = self.tx.clone();
@@ -143,7 +163,9 @@ impl OffscreenRenderer {
     }
 
     fn to_rgba(&self, img: Image) -> Result<RgbaImage, RenderError> {
-        let dynamic = img.try_into_dynamic().map_err(|e| RenderError::Convert(format!("{e:?}")))?;
+        let dynamic = img
+            .try_into_dynamic()
+            .map_err(|e| RenderError::Convert(format!("{e:?}")))?;
         let rgba = dynamic.to_rgba8();
         if rgba.dimensions() != (self.width, self.height) {
             return Err(RenderError::Convert(format!(

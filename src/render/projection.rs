@@ -105,13 +105,19 @@ mod tests {
         let ndc = clip / clip.w;
         let u = (ndc.x + 1.0) * 0.5 * 1920.0 - 0.5;
         let v = (1.0 - ndc.y) * 0.5 * 1080.0 - 0.5;
-        assert!((u - 1000.0).abs() < 1e-3 && (v - 500.0).abs() < 1e-3, "{u} {v}");
+        assert!(
+            (u - 1000.0).abs() < 1e-3 && (v - 500.0).abs() < 1e-3,
+            "{u} {v}"
+        );
         // A point 1 m right and 1 m up at 10 m lands fx/10 right, fy/10 up.
         let clip = p.get_clip_from_view() * Vec4::new(1.0, 1.0, -10.0, 1.0);
         let ndc = clip / clip.w;
         let u = (ndc.x + 1.0) * 0.5 * 1920.0 - 0.5;
         let v = (1.0 - ndc.y) * 0.5 * 1080.0 - 0.5;
-        assert!((u - 1150.0).abs() < 1e-2 && (v - 350.0).abs() < 1e-2, "{u} {v}");
+        assert!(
+            (u - 1150.0).abs() < 1e-2 && (v - 350.0).abs() < 1e-2,
+            "{u} {v}"
+        );
         // Reverse Z: nearer is larger depth.
         let near = p.get_clip_from_view() * Vec4::new(0.0, 0.0, -1.0, 1.0);
         let far = p.get_clip_from_view() * Vec4::new(0.0, 0.0, -100.0, 1.0);

@@ -2,7 +2,10 @@
 //! the offscreen exporter both set it and let these systems do the rest, so both draw exactly
 //! the same thing.
 
-use super::materials::{FlatMaterial, SplatMaterial, SplatParams, VenueMaterial};
+use super::materials::{
+    FlatMaterial, GhostColourMaterial, GhostDepthMaterial, SplatMaterial, SplatParams,
+    VenueMaterial,
+};
 use super::meshes::{self, FlatBuilder};
 use super::projection::IntrinsicsProjection;
 use super::venue::VenueData;
@@ -71,7 +74,12 @@ const CACHE_FRAMES: usize = 48;
 pub const MAX_GHOSTS: usize = 16;
 
 impl SplatCache {
-    fn get(&mut self, index: usize, data: &SceneData, meshes: &mut Assets<Mesh>) -> Option<Handle<Mesh>> {
+    fn get(
+        &mut self,
+        index: usize,
+        data: &SceneData,
+        meshes: &mut Assets<Mesh>,
+    ) -> Option<Handle<Mesh>> {
         if let Some(h) = self.map.get(&index) {
             let h = h.clone();
             self.order.retain(|&i| i != index);
@@ -124,6 +132,8 @@ impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins((
             MaterialPlugin::<SplatMaterial>::default(),
+            MaterialPlugin::<GhostDepthMaterial>::default(),
+            MaterialPlugin::<GhostColourMaterial>::default(),
             MaterialPlugin::<VenueMaterial>::default(),
             MaterialPlugin::<FlatMaterial>::default(),
         ))
@@ -132,18 +142,29 @@ impl Plugin for ScenePlugin {
         .add_systems(Startup, spawn_scene)
         .add_systems(
             PostUpdate,
-            (update_camera, update_athlete, update_ghosts, update_trajectory, update_venue, update_rig)
+            (
+                update_camera,
+                update_athlete,
+                update_ghosts,
+                update_trajectory,
+                update_venue,
+                update_rig,
+            )
                 .before(bevy::transform::TransformSystems::Propagate),
         );
         super::materials::register_shaders(app);
     }
 }
 
+// Bevy systems take their resources as parameters; splitting this one would only scatter it.
+#[allow(clippy::too_many_arguments)]
 fn spawn_scene(
     mut commands: Commands,
     data: Res<SceneData>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut splat_materials: ResMut<Assets<SplatMaterial>>,
+    mut ghost_depth: ResMut<Assets<GhostDepthMaterial>>,
+    mut ghost_colour: ResMut<Assets<GhostColourMaterial>>,
     mut venue_materials: ResMut<Assets<VenueMaterial>>,
     mut flat_materials: ResMut<Assets<FlatMaterial>>,
     mut images: ResMut<Assets<Image>>,
@@ -160,7 +181,15 @@ fn spawn_scene(
         commands.spawn((
             AfterImage(k),
             Mesh3d(empty.clone()),
-            MeshMaterial3d(splat_materials.add(SplatMaterial::default())),
+            MeshMaterial3d(ghost_depth.add(GhostDepthMaterial::default())),
+            Transform::IDENTITY,
+            Visibility::Hidden,
+            bevy::camera::visibility::NoFrustumCulling,
+        ));
+        commands.spawn((
+            AfterImage(k),
+            Mesh3d(empty.clone()),
+            MeshMaterial3d(ghost_colour.add(GhostColourMaterial::default())),
             Transform::IDENTITY,
             Visibility::Hidden,
             bevy::camera::visibility::NoFrustumCulling,
@@ -204,7 +233,10 @@ fn spawn_scene(
     }
 }
 
-fn update_camera(view: Res<CurrentView>, mut cams: Query<(&mut Transform, &mut Projection), With<SceneCamera>>) {
+fn update_camera(
+    view: Res<CurrentView>,
+    mut cams: Query<(&mut Transform, &mut Projection), With<SceneCamera>>,
+) {
     let cam = &view.0.camera;
     for (mut t, mut p) in &mut cams {
         *t = super::convert::camera_transform(cam);
@@ -224,7 +256,11 @@ fn update_athlete(
     mut q: Query<(&mut Mesh3d, &mut Visibility), With<LiveAthlete>>,
 ) {
     let index = data.recon.frame_at(view.0.time);
-    let mesh = if view.0.show_athlete { cache.get(index, &data, &mut meshes) } else { None };
+    let mesh = if view.0.show_athlete {
+        cache.get(index, &data, &mut meshes)
+    } else {
+        None
+    };
     for (mut m, mut vis) in &mut q {
         match &mesh {
             Some(h) => {
@@ -243,11 +279,16 @@ fn update_ghosts(
     data: Res<SceneData>,
     mut cache: ResMut<SplatCache>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<SplatMaterial>>,
-    mut q: Query<(&AfterImage, &mut Mesh3d, &MeshMaterial3d<SplatMaterial>, &mut Visibility)>,
+    mut colours: ResMut<Assets<GhostColourMaterial>>,
+    mut q: Query<(
+        &AfterImage,
+        &mut Mesh3d,
+        Option<&MeshMaterial3d<GhostColourMaterial>>,
+        &mut Visibility,
+    )>,
 ) {
     let ghosts = &view.0.ghosts;
-    for (ai, mut m, mat, mut vis) in &mut q {
+    for (ai, mut m, colour, mut vis) in &mut q {
         let Some(g) = ghosts.get(ai.0) else {
             *vis = Visibility::Hidden;
             continue;
@@ -261,14 +302,15 @@ fn update_ghosts(
             m.0 = h;
         }
         *vis = Visibility::Inherited;
+        let Some(colour) = colour else {
+            continue; // the depth pass needs no parameters
+        };
         let params = SplatParams {
             tint: Vec4::new(g.tint[0], g.tint[1], g.tint[2], g.tint_amount),
             params: Vec4::new(g.opacity, g.desaturate, 1.0, g.rim),
         };
-        let stale = materials
-            .get(&mat.0)
-            .is_some_and(|m| m.params.params != params.params || m.params.tint != params.tint);
-        if stale && let Some(mut material) = materials.get_mut(&mat.0) {
+        let stale = colours.get(&colour.0).is_some_and(|c| c.params != params);
+        if stale && let Some(mut material) = colours.get_mut(&colour.0) {
             material.params = params;
         }
     }
@@ -328,12 +370,20 @@ pub fn trajectory_mesh(ctx: &Context, st: &TrajectoryStyle) -> Mesh {
 
 fn update_venue(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<VenueBackdrop>>) {
     for mut vis in &mut q {
-        *vis = if view.0.show_venue { Visibility::Inherited } else { Visibility::Hidden };
+        *vis = if view.0.show_venue {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
     }
 }
 
 fn update_rig(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<RigMarkers>>) {
     for mut vis in &mut q {
-        *vis = if view.0.show_rig { Visibility::Inherited } else { Visibility::Hidden };
+        *vis = if view.0.show_rig {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
     }
 }

@@ -64,10 +64,12 @@ fn ground_mesh(model: &VenueModel) -> Mesh {
         along.push(s);
         s += if s.abs() < 40.0 - 1e-9 { 0.5 } else { 2.0 };
     }
-    let mut across: Vec<f64> = [0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0, 100.0, 150.0, 220.0]
-        .iter()
-        .flat_map(|&x| [x, -x])
-        .collect();
+    let mut across: Vec<f64> = [
+        0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0, 100.0, 150.0, 220.0,
+    ]
+    .iter()
+    .flat_map(|&x| [x, -x])
+    .collect();
     across.sort_by(f64::total_cmp);
     across.dedup();
     let mut pos = Vec::new();
@@ -87,7 +89,10 @@ fn ground_mesh(model: &VenueModel) -> Mesh {
             idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
         }
     }
-    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
     mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
     mesh.insert_indices(Indices::U32(idx));
@@ -116,7 +121,10 @@ fn dome_mesh(model: &VenueModel) -> Mesh {
             idx.extend_from_slice(&[a, a + 1, b, a + 1, b + 1, b]);
         }
     }
-    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
     mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
     mesh.insert_indices(Indices::U32(idx));

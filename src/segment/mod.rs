@@ -31,17 +31,19 @@ impl BackgroundModel {
         let k = samples.len();
         let mut out = vec![0u8; (w * h * 3) as usize];
         let raws: Vec<&[u8]> = samples.iter().map(|s| s.as_raw().as_slice()).collect();
-        out.par_chunks_mut(w as usize * 3).enumerate().for_each(|(y, row)| {
-            let mut vals = vec![0u8; k];
-            let base = y * w as usize * 3;
-            for (i, o) in row.iter_mut().enumerate() {
-                for (v, r) in vals.iter_mut().zip(&raws) {
-                    *v = r.get(base + i).copied().unwrap_or(0);
+        out.par_chunks_mut(w as usize * 3)
+            .enumerate()
+            .for_each(|(y, row)| {
+                let mut vals = vec![0u8; k];
+                let base = y * w as usize * 3;
+                for (i, o) in row.iter_mut().enumerate() {
+                    for (v, r) in vals.iter_mut().zip(&raws) {
+                        *v = r.get(base + i).copied().unwrap_or(0);
+                    }
+                    let (_, m, _) = vals.select_nth_unstable(k / 2);
+                    *o = *m;
                 }
-                let (_, m, _) = vals.select_nth_unstable(k / 2);
-                *o = *m;
-            }
-        });
+            });
         // Noise: median absolute deviation over a sparse set of pixels and all samples.
         let mut dev: Vec<u8> = Vec::new();
         let n = out.len();
@@ -108,7 +110,15 @@ pub struct Matte {
 
 impl Matte {
     pub fn empty() -> Self {
-        Self::from_bits(Roi { x0: 0, y0: 0, x1: 0, y1: 0 }, Vec::new())
+        Self::from_bits(
+            Roi {
+                x0: 0,
+                y0: 0,
+                x1: 0,
+                y1: 0,
+            },
+            Vec::new(),
+        )
     }
 
     /// Builds a matte from a mask over `roi` (row-major, 0/1).
@@ -252,7 +262,9 @@ impl Silhouette {
             return Self::empty();
         };
         let matte = m.recrop(tight);
-        let colour = image::imageops::crop_imm(frame, tight.x0, tight.y0, tight.width(), tight.height()).to_image();
+        let colour =
+            image::imageops::crop_imm(frame, tight.x0, tight.y0, tight.width(), tight.height())
+                .to_image();
         Self { matte, colour }
     }
 
@@ -261,7 +273,11 @@ impl Silhouette {
         if self.colour.width() == 0 {
             return [0.0; 3];
         }
-        crate::util::images::sample_bilinear(&self.colour, x - self.matte.roi.x0 as f64, y - self.matte.roi.y0 as f64)
+        crate::util::images::sample_bilinear(
+            &self.colour,
+            x - self.matte.roi.x0 as f64,
+            y - self.matte.roi.y0 as f64,
+        )
     }
 }
 
@@ -307,7 +323,11 @@ pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte 
     for y in 0..h {
         for x in 0..w {
             let (fx, fy) = (roi.x0 + x as u32, roi.y0 + y as u32);
-            if is_foreground(frame.get_pixel(fx, fy).0, background.image.get_pixel(fx, fy).0, thr) {
+            if is_foreground(
+                frame.get_pixel(fx, fy).0,
+                background.image.get_pixel(fx, fy).0,
+                thr,
+            ) {
                 bits[y * w + x] = 1;
             }
         }
@@ -475,7 +495,15 @@ mod tests {
         clean(&mut bits, w, h);
         assert_eq!(bits[10 * w + 10], 1);
         assert_eq!(bits[w + 1], 0);
-        let m = Matte::from_bits(Roi { x0: 100, y0: 50, x1: 120, y1: 70 }, bits);
+        let m = Matte::from_bits(
+            Roi {
+                x0: 100,
+                y0: 50,
+                x1: 120,
+                y1: 70,
+            },
+            bits,
+        );
         assert_eq!(m.area, 144);
         assert_eq!(m.count(0, 0, 1000, 1000), 144);
         assert_eq!(m.count(104, 54, 106, 56), 4);

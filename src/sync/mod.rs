@@ -52,7 +52,10 @@ pub fn track(
     let bg: Vec<u8> = (0..(w * h * 3) as usize)
         .into_par_iter()
         .map(|i| {
-            let mut v: Vec<u8> = thumbnails.iter().map(|t| t.as_raw().get(i).copied().unwrap_or(0)).collect();
+            let mut v: Vec<u8> = thumbnails
+                .iter()
+                .map(|t| t.as_raw().get(i).copied().unwrap_or(0))
+                .collect();
             let (_, m, _) = v.select_nth_unstable(n / 2);
             *m
         })
@@ -80,7 +83,11 @@ pub fn track(
                     return false;
                 }
                 let i = (y as u32 * w + x as u32) as usize * 3;
-                is_foreground([raw[i], raw[i + 1], raw[i + 2]], [bg[i], bg[i + 1], bg[i + 2]], thr)
+                is_foreground(
+                    [raw[i], raw[i + 1], raw[i + 2]],
+                    [bg[i], bg[i + 1], bg[i + 2]],
+                    thr,
+                )
             };
             let (mut sx, mut sy, mut cnt) = (0.0, 0.0, 0usize);
             let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
@@ -113,7 +120,12 @@ pub fn track(
             Some(Detection {
                 centroid: Pixel::new(to_full(sx / cnt as f64), to_full(sy / cnt as f64)),
                 area: cnt as f64 * s * s,
-                bbox: [x0 as f64 * s, y0 as f64 * s, (x1 + 1) as f64 * s, (y1 + 1) as f64 * s],
+                bbox: [
+                    x0 as f64 * s,
+                    y0 as f64 * s,
+                    (x1 + 1) as f64 * s,
+                    (y1 + 1) as f64 * s,
+                ],
                 clipped: x0 <= 0 || y0 <= 0 || x1 >= w as i64 - 1 || y1 >= h as i64 - 1,
             })
         })
@@ -176,7 +188,15 @@ fn sample(track: &Track, cam: &Camera, frame: f64) -> Option<Vector3<f64>> {
 
 /// Mean robust epipolar distance (pixels) between camera b (offset `ob`) and camera a
 /// (offset `oa`), with how many frames contributed.
-fn pair_cost(p: &Pair, ta: &Track, ca: &Camera, oa: f64, tb: &Track, cb: &Camera, ob: f64) -> (f64, usize) {
+fn pair_cost(
+    p: &Pair,
+    ta: &Track,
+    ca: &Camera,
+    oa: f64,
+    tb: &Track,
+    cb: &Camera,
+    ob: f64,
+) -> (f64, usize) {
     let mut sum = 0.0;
     let mut n = 0;
     for (k, d) in tb.detections.iter().enumerate() {
@@ -197,10 +217,18 @@ fn pair_cost(p: &Pair, ta: &Track, ca: &Camera, oa: f64, tb: &Track, cb: &Camera
         let d = 0.5 * (da + db);
         // Huber with a 3-pixel knee.
         let c = 3.0;
-        sum += if d < c { 0.5 * d * d } else { c * (d - 0.5 * c) };
+        sum += if d < c {
+            0.5 * d * d
+        } else {
+            c * (d - 0.5 * c)
+        };
         n += 1;
     }
-    if n == 0 { (f64::INFINITY, 0) } else { (sum / n as f64, n) }
+    if n == 0 {
+        (f64::INFINITY, 0)
+    } else {
+        (sum / n as f64, n)
+    }
 }
 
 /// Estimates every camera's offset relative to camera 0 (the reference), searching ±`range` s.
@@ -223,18 +251,34 @@ pub fn estimate_offsets(cameras: &[&Camera], tracks: &[Track], range: f64) -> Sy
         let results: Vec<(f64, f64)> = (1..n)
             .into_par_iter()
             .map(|b| {
-                let partners: Vec<usize> = if round == 0 { vec![0] } else { (0..n).filter(|&a| a != b).collect() };
+                let partners: Vec<usize> = if round == 0 {
+                    vec![0]
+                } else {
+                    (0..n).filter(|&a| a != b).collect()
+                };
                 let cost = |ob: f64| {
                     let mut total = 0.0;
                     let mut used = 0;
                     for &a in &partners {
-                        let (c, cnt) = pair_cost(&pairs[a][b], &tracks[a], cameras[a], current[a], &tracks[b], cameras[b], ob);
+                        let (c, cnt) = pair_cost(
+                            &pairs[a][b],
+                            &tracks[a],
+                            cameras[a],
+                            current[a],
+                            &tracks[b],
+                            cameras[b],
+                            ob,
+                        );
                         if cnt >= min_frames(b) && c.is_finite() {
                             total += c;
                             used += 1;
                         }
                     }
-                    if used == 0 { f64::INFINITY } else { total / used as f64 }
+                    if used == 0 {
+                        f64::INFINITY
+                    } else {
+                        total / used as f64
+                    }
                 };
                 let step = 0.25 / tracks[b].fps;
                 let steps = (range / step).ceil() as i64;
@@ -272,7 +316,11 @@ pub fn estimate_offsets(cameras: &[&Camera], tracks: &[Track], range: f64) -> Sy
                 }
                 let o = 0.5 * (lo + hi);
                 let c = cost(o);
-                if c <= best.0 { (o, c) } else { (best.1, best.0) }
+                if c <= best.0 {
+                    (o, c)
+                } else {
+                    (best.1, best.0)
+                }
             })
             .collect();
         for (i, (o, c)) in results.into_iter().enumerate() {

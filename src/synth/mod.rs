@@ -13,8 +13,8 @@ pub use preset::Preset;
 pub use truth::Truth;
 
 use crate::capture::{
-    CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics, IntrinsicsEntry, Volume,
-    WorldFrame,
+    CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics, IntrinsicsEntry,
+    Volume, WorldFrame,
 };
 use crate::media::{EncoderSettings, MediaError, VideoWriter};
 use crate::util::{AtomicDir, Interrupted, check_interrupt, hash};
@@ -99,7 +99,14 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
     let reference_offset = starts[0];
     let (athlete, venue_params) = design(preset, opts.seed, reference_offset);
     let venue = Venue::new(venue_params.clone());
-    let rig = rig::build(&venue, preset.cameras, preset.held_out, preset.width, preset.height, opts.seed);
+    let rig = rig::build(
+        &venue,
+        preset.cameras,
+        preset.held_out,
+        preset.width,
+        preset.height,
+        opts.seed,
+    );
     let frames = preset.frames_per_camera();
 
     for sub in ["videos", "truth/masks"] {
@@ -132,7 +139,15 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
                 let t = offset + k as f64 / preset.fps;
                 let pose = athlete.pose(t);
                 let key = hash::hash(&[opts.seed, ci as u64, k]);
-                let out = raycast::render_frame(&rc.camera, &plate, &venue, &athlete, &pose, key, preset.noise_sigma);
+                let out = raycast::render_frame(
+                    &rc.camera,
+                    &plate,
+                    &venue,
+                    &athlete,
+                    &pose,
+                    key,
+                    preset.noise_sigma,
+                );
                 writer.write_rgb(&out.image)?;
                 let mask_path = mask_dir.join(format!("{k:05}.png"));
                 out.mask

@@ -31,19 +31,20 @@ impl Preset {
     }
 
     pub fn by_name(name: &str) -> Option<Self> {
-        let base = |name: &str, cameras, held_out, width, height, fps, duration, pre_takeoff| Preset {
-            name: name.to_owned(),
-            cameras,
-            held_out,
-            width,
-            height,
-            fps,
-            duration,
-            pre_takeoff,
-            max_offset: 0.5,
-            crf: 16,
-            noise_sigma: 1.6,
-        };
+        let base =
+            |name: &str, cameras, held_out, width, height, fps, duration, pre_takeoff| Preset {
+                name: name.to_owned(),
+                cameras,
+                held_out,
+                width,
+                height,
+                fps,
+                duration,
+                pre_takeoff,
+                max_offset: 0.5,
+                crf: 16,
+                noise_sigma: 1.6,
+            };
         match name {
             // For tests: small enough to synthesise and reconstruct in seconds.
             "tiny" => Some(base("tiny", 8, 2, 480, 270, 25.0, 3.1, 0.3)),

@@ -59,7 +59,9 @@ impl Plate {
                         continue;
                     }
                     let j = (ny as u32 * w + nx as u32) as usize;
-                    if (colour(&first[j]) - c).abs().max() > 0.04 || first[j].surface != first[i].surface {
+                    if (colour(&first[j]) - c).abs().max() > 0.04
+                        || first[j].surface != first[i].surface
+                    {
                         e = true;
                     }
                 }
@@ -89,7 +91,10 @@ impl Plate {
             ambient: samples.iter().map(|(a, _)| to_f32(a)).collect(),
             direct: samples.iter().map(|(_, d)| to_f32(d)).collect(),
             position: first.iter().map(|s| to_f32(&s.position.coords)).collect(),
-            depth: first.iter().map(|s| (s.position - centre).norm() as f32).collect(),
+            depth: first
+                .iter()
+                .map(|s| (s.position - centre).norm() as f32)
+                .collect(),
             surface: first.iter().map(|s| s.surface).collect(),
             srgb: vec![0; n * 3],
         };
@@ -111,9 +116,21 @@ struct Rect {
     y1: u32,
 }
 
-fn rect_of_points(camera: &Camera, pts: impl Iterator<Item = (Point3<f64>, f64)>, margin: f64) -> Option<Rect> {
-    let (w, h) = (camera.intrinsics.width as f64, camera.intrinsics.height as f64);
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+fn rect_of_points(
+    camera: &Camera,
+    pts: impl Iterator<Item = (Point3<f64>, f64)>,
+    margin: f64,
+) -> Option<Rect> {
+    let (w, h) = (
+        camera.intrinsics.width as f64,
+        camera.intrinsics.height as f64,
+    );
+    let (mut x0, mut y0, mut x1, mut y1) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     let mut any = false;
     for (p, r) in pts {
         let Some((px, depth)) = camera.project_with_depth(&p) else {
@@ -237,7 +254,9 @@ pub fn render_frame(
     let bounds = prims.iter().map(|p| (p.bound_centre, p.bound_radius));
     if let Some(r) = rect_of_points(camera, bounds, 2.0) {
         let centre = camera.centre();
-        let rows: Vec<(u32, Vec<([u8; 3], u8, bool)>)> = (r.y0..r.y1)
+        // Per row: (sRGB pixel, mask value, whether the athlete touched the pixel).
+        type Row = Vec<([u8; 3], u8, bool)>;
+        let rows: Vec<(u32, Row)> = (r.y0..r.y1)
             .into_par_iter()
             .map(|y| {
                 let mut row = Vec::with_capacity((r.x1 - r.x0) as usize);
@@ -262,7 +281,11 @@ pub fn render_frame(
                             acc[k] += c[k] * 0.25;
                         }
                     }
-                    let px = [linear_to_srgb(acc[0]), linear_to_srgb(acc[1]), linear_to_srgb(acc[2])];
+                    let px = [
+                        linear_to_srgb(acc[0]),
+                        linear_to_srgb(acc[1]),
+                        linear_to_srgb(acc[2]),
+                    ];
                     row.push((px, if covered >= 2 { 255 } else { 0 }, covered > 0));
                 }
                 (y, row)
@@ -282,14 +305,16 @@ pub fn render_frame(
 
     // Sensor noise on every pixel.
     let scale = (noise_sigma * 6f64.sqrt() / 1023.0) as f32;
-    rgb.par_chunks_mut(w as usize * 3).enumerate().for_each(|(y, row)| {
-        for x in 0..w as usize {
-            let key = hash::mix64(noise_key ^ hash::mix64((y as u64) << 32 | x as u64));
-            for c in 0..3 {
-                row[x * 3 + c] = noisy(row[x * 3 + c], key, c as u32, scale);
+    rgb.par_chunks_mut(w as usize * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for x in 0..w as usize {
+                let key = hash::mix64(noise_key ^ hash::mix64((y as u64) << 32 | x as u64));
+                for c in 0..3 {
+                    row[x * 3 + c] = noisy(row[x * 3 + c], key, c as u32, scale);
+                }
             }
-        }
-    });
+        });
     let image = RgbImage::from_raw(w, h, rgb).unwrap_or_else(|| RgbImage::new(w, h));
     FrameOutput { image, mask }
 }
@@ -306,7 +331,8 @@ fn shade(
     let n = hit.normal;
     let sun = venue.sun_direction();
     let albedo = athlete.albedo(hit.material, &hit.local);
-    let sky_light = Rgb::new(0.34, 0.38, 0.46) * (0.7 + 0.3 * n.z.max(-1.0)) + Rgb::new(0.10, 0.10, 0.11);
+    let sky_light =
+        Rgb::new(0.34, 0.38, 0.46) * (0.7 + 0.3 * n.z.max(-1.0)) + Rgb::new(0.10, 0.10, 0.11);
     let ndl = n.dot(&sun);
     let lit = ndl > 0.0 && !occluded(prims, &(p + n * 1e-3), &sun, 0.0, f64::INFINITY);
     let mut c = albedo.component_mul(&sky_light);

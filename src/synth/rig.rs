@@ -19,7 +19,14 @@ pub fn flight_zone() -> (Point3<f64>, Point3<f64>) {
     (Point3::new(-3.0, -1.2, -7.6), Point3::new(16.5, 1.2, 6.6))
 }
 
-pub fn build(venue: &Venue, main: usize, held_out: usize, width: u32, height: u32, seed: u64) -> Vec<RigCamera> {
+pub fn build(
+    venue: &Venue,
+    main: usize,
+    held_out: usize,
+    width: u32,
+    height: u32,
+    seed: u64,
+) -> Vec<RigCamera> {
     let mut rng = Rng::new(seed ^ 0x5EED_CA3E);
     let centre = Point3::new(7.0, 0.0, -0.5);
     let (arc_lo, arc_hi) = (-150f64.to_radians(), 150f64.to_radians());
@@ -56,7 +63,12 @@ pub fn build(venue: &Venue, main: usize, held_out: usize, width: u32, height: u3
         let x = centre.x + radius * azimuth.sin();
         let y = centre.y + radius * azimuth.cos();
         let eye = Point3::new(x, y, venue.height(x, y) + mast);
-        let target = centre + Vector3::new(rng.uniform(-1.0, 1.0), rng.uniform(-0.5, 0.5), rng.uniform(-0.8, 0.8));
+        let target = centre
+            + Vector3::new(
+                rng.uniform(-1.0, 1.0),
+                rng.uniform(-0.5, 0.5),
+                rng.uniform(-0.8, 0.8),
+            );
         let pose = WorldFromCamera::looking_at(eye, target, Vector3::z()).inverse();
         // Focal length that frames the whole zone with a margin, varied per camera.
         let mut max_x: f64 = 0.0;
@@ -73,7 +85,8 @@ pub fn build(venue: &Venue, main: usize, held_out: usize, width: u32, height: u3
                 max_y = max_y.max((c.y / c.z).abs());
             }
         }
-        let fit = ((width as f64 * 0.485) / max_x.max(1e-3)).min((height as f64 * 0.485) / max_y.max(1e-3));
+        let fit = ((width as f64 * 0.485) / max_x.max(1e-3))
+            .min((height as f64 * 0.485) / max_y.max(1e-3));
         let f = fit * rng.uniform(0.92, 1.0);
         let distortion = Distortion::RadialTangential {
             k1: rng.uniform(-0.08, 0.02),

@@ -7,11 +7,21 @@ use nalgebra::{Isometry3, Point3, Vector3};
 #[derive(Debug, Clone, Copy)]
 pub enum Shape {
     /// Axis-aligned ellipsoid centred at `centre` (local frame).
-    Ellipsoid { centre: Point3<f64>, radii: Vector3<f64> },
+    Ellipsoid {
+        centre: Point3<f64>,
+        radii: Vector3<f64>,
+    },
     /// Sphere-swept segment from `a` to `b` (local frame).
-    Capsule { a: Point3<f64>, b: Point3<f64>, radius: f64 },
+    Capsule {
+        a: Point3<f64>,
+        b: Point3<f64>,
+        radius: f64,
+    },
     /// Axis-aligned box (local frame).
-    Cuboid { centre: Point3<f64>, half: Vector3<f64> },
+    Cuboid {
+        centre: Point3<f64>,
+        half: Vector3<f64>,
+    },
 }
 
 /// A shape placed in the world; `local` is the frame of the body segment it belongs to, so
@@ -41,13 +51,20 @@ impl Shape {
     pub fn local_bound(&self) -> (Point3<f64>, f64) {
         match *self {
             Shape::Ellipsoid { centre, radii } => (centre, radii.max()),
-            Shape::Capsule { a, b, radius } => (nalgebra::center(&a, &b), (b - a).norm() / 2.0 + radius),
+            Shape::Capsule { a, b, radius } => {
+                (nalgebra::center(&a, &b), (b - a).norm() / 2.0 + radius)
+            }
             Shape::Cuboid { centre, half } => (centre, half.norm()),
         }
     }
 
     /// Nearest intersection with t > t_min of a local-frame ray (direction need not be unit).
-    fn intersect_local(&self, o: &Point3<f64>, d: &Vector3<f64>, t_min: f64) -> Option<(f64, Vector3<f64>)> {
+    fn intersect_local(
+        &self,
+        o: &Point3<f64>,
+        d: &Vector3<f64>,
+        t_min: f64,
+    ) -> Option<(f64, Vector3<f64>)> {
         match *self {
             Shape::Ellipsoid { centre, radii } => {
                 let oc = (o - centre).component_div(&radii);
@@ -60,9 +77,15 @@ impl Shape {
                     return None;
                 }
                 let s = disc.sqrt();
-                let t = [(-b - s) / a, (-b + s) / a].into_iter().find(|&t| t > t_min)?;
+                let t = [(-b - s) / a, (-b + s) / a]
+                    .into_iter()
+                    .find(|&t| t > t_min)?;
                 let p = o + d * t - centre;
-                let n = Vector3::new(p.x / (radii.x * radii.x), p.y / (radii.y * radii.y), p.z / (radii.z * radii.z));
+                let n = Vector3::new(
+                    p.x / (radii.x * radii.x),
+                    p.y / (radii.y * radii.y),
+                    p.z / (radii.z * radii.z),
+                );
                 Some((t, n.normalize()))
             }
             Shape::Capsule { a, b, radius } => capsule_hit(o, d, &a, &b, radius, t_min),
@@ -241,7 +264,12 @@ impl Primitive {
 }
 
 /// Nearest hit among many primitives.
-pub fn intersect_all(prims: &[Primitive], origin: &Point3<f64>, dir: &Vector3<f64>, t_min: f64) -> Option<Hit> {
+pub fn intersect_all(
+    prims: &[Primitive],
+    origin: &Point3<f64>,
+    dir: &Vector3<f64>,
+    t_min: f64,
+) -> Option<Hit> {
     let mut best: Option<Hit> = None;
     for p in prims {
         if let Some(h) = p.intersect(origin, dir, t_min)
@@ -254,7 +282,13 @@ pub fn intersect_all(prims: &[Primitive], origin: &Point3<f64>, dir: &Vector3<f6
 }
 
 /// Whether any primitive blocks the ray within (t_min, t_max).
-pub fn occluded(prims: &[Primitive], origin: &Point3<f64>, dir: &Vector3<f64>, t_min: f64, t_max: f64) -> bool {
+pub fn occluded(
+    prims: &[Primitive],
+    origin: &Point3<f64>,
+    dir: &Vector3<f64>,
+    t_min: f64,
+    t_max: f64,
+) -> bool {
     prims
         .iter()
         .any(|p| p.intersect(origin, dir, t_min).is_some_and(|h| h.t < t_max))
@@ -272,9 +306,19 @@ mod tests {
             UnitQuaternion::from_euler_angles(0.3, -0.7, 1.1),
         );
         let shapes = [
-            Shape::Ellipsoid { centre: Point3::new(0.1, 0.0, -0.2), radii: Vector3::new(0.2, 0.3, 0.5) },
-            Shape::Capsule { a: Point3::new(0.0, 0.0, 0.0), b: Point3::new(0.0, 0.0, -0.4), radius: 0.06 },
-            Shape::Cuboid { centre: Point3::new(0.1, 0.0, -0.15), half: Vector3::new(0.85, 0.045, 0.012) },
+            Shape::Ellipsoid {
+                centre: Point3::new(0.1, 0.0, -0.2),
+                radii: Vector3::new(0.2, 0.3, 0.5),
+            },
+            Shape::Capsule {
+                a: Point3::new(0.0, 0.0, 0.0),
+                b: Point3::new(0.0, 0.0, -0.4),
+                radius: 0.06,
+            },
+            Shape::Cuboid {
+                centre: Point3::new(0.1, 0.0, -0.15),
+                half: Vector3::new(0.85, 0.045, 0.012),
+            },
         ];
         for shape in shapes {
             let prim = Primitive::new(shape, pose, 0);
@@ -282,7 +326,8 @@ mod tests {
             for i in 0..200 {
                 let a = i as f64 * 0.731;
                 let dir = Vector3::new(a.cos() * 0.3, a.sin() * 0.3 + 0.1, -1.0).normalize();
-                let origin = prim.bound_centre - dir * 3.0 + Vector3::new(a.sin(), a.cos(), 0.5) * 0.05;
+                let origin =
+                    prim.bound_centre - dir * 3.0 + Vector3::new(a.sin(), a.cos(), 0.5) * 0.05;
                 if let Some(hit) = prim.intersect(&origin, &dir, 0.0) {
                     hits += 1;
                     let p = origin + dir * hit.t;

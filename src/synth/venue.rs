@@ -13,7 +13,11 @@ pub type Rgb = Vector3<f64>;
 pub fn srgb(r: u8, g: u8, b: u8) -> Rgb {
     let f = |c: u8| {
         let c = c as f64 / 255.0;
-        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
     };
     Rgb::new(f(r), f(g), f(b))
 }
@@ -204,7 +208,11 @@ impl Venue {
     pub fn height(&self, x: f64, y: f64) -> f64 {
         let (zb, _) = self.base(x);
         let (zk, _) = self.kicker(x);
-        let w = smoothstep(self.params.kicker_half_width + 0.35, self.params.kicker_half_width, y.abs());
+        let w = smoothstep(
+            self.params.kicker_half_width + 0.35,
+            self.params.kicker_half_width,
+            y.abs(),
+        );
         // Snow banks rise gently on both sides of the course.
         let bank = 0.25 * (corner(y.abs() - 16.0, 8.0) - corner(y.abs() - 40.0, 12.0));
         zb + zk * w + bank
@@ -219,7 +227,8 @@ impl Venue {
 
     /// A bound on the terrain slope near (x, y), for safe ray marching.
     fn slope_bound(&self, x: f64, y: f64) -> f64 {
-        let near_kicker = x > -self.kicker_len - 1.0 && x < 2.5 && y.abs() < self.params.kicker_half_width + 1.0;
+        let near_kicker =
+            x > -self.kicker_len - 1.0 && x < 2.5 && y.abs() < self.params.kicker_half_width + 1.0;
         if near_kicker { 9.0 } else { 1.6 }
     }
 
@@ -296,7 +305,8 @@ impl Venue {
     fn snow_albedo(&self, p: &Point3<f64>) -> Rgb {
         let par = &self.params;
         let mut a = Rgb::new(0.80, 0.84, 0.90);
-        let grain = 0.025 * value_noise(p.x * 1.7, p.y * 1.7) + 0.015 * value_noise(p.x * 9.0, p.y * 9.0);
+        let grain =
+            0.025 * value_noise(p.x * 1.7, p.y * 1.7) + 0.015 * value_noise(p.x * 9.0, p.y * 9.0);
         // Groomer corduroy across the slope.
         let cord = 0.012 * (p.y * std::f64::consts::TAU / 0.18).sin();
         a *= 1.0 + grain + cord;
@@ -370,7 +380,11 @@ impl Venue {
             let rock = Rgb::new(0.16, 0.19, 0.26);
             let snow = Rgb::new(0.72, 0.78, 0.88);
             let lit = 0.75 + 0.25 * (az * 5.0 + elev * 40.0).sin();
-            let mountain = if snowline { snow * lit } else { rock * (0.8 + 0.2 * lit) };
+            let mountain = if snowline {
+                snow * lit
+            } else {
+                rock * (0.8 + 0.2 * lit)
+            };
             // Aerial perspective: distant ranges fade into the horizon haze.
             let haze = 0.45 + 0.25 * (1.0 - depth.min(1.0));
             sky = mountain * (1.0 - haze) + horizon * haze;
@@ -378,14 +392,24 @@ impl Venue {
         sky
     }
 
-    fn light(&self, albedo: Rgb, n: &Vector3<f64>, p: &Point3<f64>, surface: Surface) -> VenueSample {
+    fn light(
+        &self,
+        albedo: Rgb,
+        n: &Vector3<f64>,
+        p: &Point3<f64>,
+        surface: Surface,
+    ) -> VenueSample {
         let sky_light = Rgb::new(0.34, 0.38, 0.46) * (0.75 + 0.25 * n.z);
         let sun_light = Rgb::new(1.0, 0.96, 0.88) * 0.78;
         let ndl = n.dot(&self.sun).max(0.0);
         let lit = ndl > 0.0 && !self.static_shadow(p);
         VenueSample {
             ambient: albedo.component_mul(&sky_light),
-            direct: if lit { albedo.component_mul(&sun_light) * ndl } else { Rgb::zeros() },
+            direct: if lit {
+                albedo.component_mul(&sun_light) * ndl
+            } else {
+                Rgb::zeros()
+            },
             position: *p,
             surface,
         }
@@ -394,7 +418,8 @@ impl Venue {
     /// Shadows the venue casts on itself (kicker, fences).
     fn static_shadow(&self, p: &Point3<f64>) -> bool {
         let o = p + self.sun * 0.02;
-        self.trace_fence(&o, &self.sun).is_some() || self.trace_terrain(&o, &self.sun, 60.0).is_some()
+        self.trace_fence(&o, &self.sun).is_some()
+            || self.trace_terrain(&o, &self.sun, 60.0).is_some()
     }
 
     /// Traces a view ray into the venue.

@@ -20,7 +20,9 @@ pub fn install_handler() {
             // Second Ctrl-C: the user really wants out.
             std::process::exit(130);
         }
-        eprintln!("\ninterrupting: finishing the current step and cleaning up (Ctrl-C again to abort)");
+        eprintln!(
+            "\ninterrupting: finishing the current step and cleaning up (Ctrl-C again to abort)"
+        );
     }) {
         tracing::warn!("could not install the Ctrl-C handler: {e}");
     }

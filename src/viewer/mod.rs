@@ -59,7 +59,8 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
     } else {
         let a = ctx.position(ctx.takeoff);
         let b = ctx.position(ctx.landing);
-        nalgebra::center(&a, &b) + Vector3::new(0.0, 0.0, 0.5 * (ctx.position(ctx.apex).z - a.z.max(b.z)))
+        nalgebra::center(&a, &b)
+            + Vector3::new(0.0, 0.0, 0.5 * (ctx.position(ctx.apex).z - a.z.max(b.z)))
     };
     let travel = ctx.travel_direction();
     let left = Vector3::z().cross(&travel);
@@ -115,8 +116,14 @@ pub fn run(scene: SceneData) -> Result<(), ViewerError> {
     let mut playout = Vec::new();
     let mut playout_fps = 50.0;
     for (name, doc) in [
-        ("frozen_moment.ron", include_str!("../../scenes/frozen_moment.ron")),
-        ("spacetime_slices.ron", include_str!("../../scenes/spacetime_slices.ron")),
+        (
+            "frozen_moment.ron",
+            include_str!("../../scenes/frozen_moment.ron"),
+        ),
+        (
+            "spacetime_slices.ron",
+            include_str!("../../scenes/spacetime_slices.ron"),
+        ),
     ] {
         match Sequence::parse(doc, std::path::Path::new(name)) {
             Ok(seq) => {
@@ -168,9 +175,18 @@ pub fn run(scene: SceneData) -> Result<(), ViewerError> {
     .init_state::<AppMode>()
     .add_plugins(ScenePlugin)
     .add_systems(Startup, spawn_camera)
-    .add_systems(Update, (orbit_controls, advance_time).run_if(in_state(AppMode::Analysis)))
+    .add_systems(
+        Update,
+        (orbit_controls, advance_time).run_if(in_state(AppMode::Analysis)),
+    )
     .add_systems(Update, advance_playout.run_if(in_state(AppMode::Playout)))
-    .add_systems(Update, publish_view.after(orbit_controls).after(advance_time).after(advance_playout))
+    .add_systems(
+        Update,
+        publish_view
+            .after(orbit_controls)
+            .after(advance_time)
+            .after(advance_playout),
+    )
     .add_systems(EguiPrimaryContextPass, side_panel);
     match app.run() {
         AppExit::Success => Ok(()),
@@ -197,14 +213,18 @@ fn orbit_controls(
     keys: Res<ButtonInput<KeyCode>>,
     mut contexts: EguiContexts,
 ) {
-    let over_ui = contexts.ctx_mut().map(|c| c.is_pointer_over_egui() || c.egui_wants_pointer_input()).unwrap_or(false);
+    let over_ui = contexts
+        .ctx_mut()
+        .map(|c| c.is_pointer_over_egui() || c.egui_wants_pointer_input())
+        .unwrap_or(false);
     if !over_ui {
         if buttons.pressed(MouseButton::Left) {
             state.azimuth -= motion.delta.x as f64 * 0.006;
             state.elevation = (state.elevation + motion.delta.y as f64 * 0.006).clamp(-0.2, 1.45);
         }
         if scroll.delta.y != 0.0 {
-            state.distance = (state.distance * (1.0 - scroll.delta.y as f64 * 0.1)).clamp(2.0, 80.0);
+            state.distance =
+                (state.distance * (1.0 - scroll.delta.y as f64 * 0.1)).clamp(2.0, 80.0);
         }
     }
     if keys.just_pressed(KeyCode::Space) {
@@ -272,94 +292,122 @@ fn side_panel(
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::right("controls").default_size(270.0).show(&mut ui, |ui| {
-        ui.heading("replay360");
-        ui.horizontal(|ui| {
-            let mut m = *mode.get();
-            ui.selectable_value(&mut m, AppMode::Analysis, "Analysis");
-            ui.selectable_value(&mut m, AppMode::Playout, "Playout");
-            if m != *mode.get() {
-                next.set(m);
-            }
-        });
-        ui.separator();
-        if *mode.get() == AppMode::Playout {
-            ui.label("Looping the 360° freeze and the Spacetime Slices.");
-            let n = state.playout.len().max(1);
-            ui.add(egui::ProgressBar::new(state.playout_frame as f32 / n as f32).text(format!(
-                "frame {} / {}",
-                state.playout_frame + 1,
-                n
-            )));
-            return;
-        }
-        ui.label(egui::RichText::new("Time").color(palette::ACCENT));
-        let mut t = state.time;
-        ui.add(egui::Slider::new(&mut t, t0..=t1).suffix(" s").fixed_decimals(2));
-        state.time = t;
-        ui.horizontal(|ui| {
-            if ui.button(if state.playing { "⏸ Pause" } else { "▶ Play" }).clicked() {
-                state.playing = !state.playing;
-            }
-            ui.add(egui::Slider::new(&mut state.speed, 0.1..=1.0).text("speed"));
-        });
-        ui.horizontal(|ui| {
-            if ui.button("Take-off").clicked() {
-                state.time = c.takeoff;
-                state.playing = false;
-            }
-            if ui.button("Apex").clicked() {
-                state.time = c.apex;
-                state.playing = false;
-            }
-            if ui.button("Landing").clicked() {
-                state.time = c.landing;
-                state.playing = false;
-            }
-        });
-        ui.separator();
-        ui.label(egui::RichText::new("Show").color(palette::ACCENT));
-        ui.checkbox(&mut state.slices, "Spacetime Slices");
-        if state.slices {
-            ui.add(egui::Slider::new(&mut state.slice_count, 2..=16).text("slices"));
-        }
-        ui.checkbox(&mut state.trajectory, "Trajectory");
-        ui.checkbox(&mut state.venue, "Venue");
-        ui.checkbox(&mut state.rig, "Camera rig");
-        ui.separator();
-        ui.label(egui::RichText::new("Camera").color(palette::ACCENT));
-        ui.checkbox(&mut state.follow, "Follow the athlete");
-        ui.add(egui::Slider::new(&mut state.distance, 2.0..=80.0).text("distance m"));
-        ui.add(egui::Slider::new(&mut state.fov_deg, 10.0..=90.0).text("field of view °"));
-        ui.label(egui::RichText::new("Drag to orbit, wheel to zoom, space to play.").color(palette::MUTED));
-        ui.separator();
-        ui.label(egui::RichText::new("Measurements").color(palette::ACCENT));
-        if let Some(a) = &data.recon.manifest.analysis {
-            egui::Grid::new("measure").num_columns(2).show(ui, |ui| {
-                ui.label("take-off");
-                ui.label(format!("{:.2} s", a.takeoff_time));
-                ui.end_row();
-                ui.label("apex");
-                ui.label(format!("{:.2} s, {:.2} m above take-off", a.apex_time, a.apex_height_m));
-                ui.end_row();
-                ui.label("landing");
-                ui.label(format!("{:.2} s", a.landing_time));
-                ui.end_row();
-                ui.label("air time");
-                ui.label(format!("{:.2} s", a.flight_time_s));
-                ui.end_row();
-                ui.label("take-off speed");
-                ui.label(format!("{:.1} m/s ({:.0} km/h)", a.takeoff_speed_mps, a.takeoff_speed_mps * 3.6));
-                ui.end_row();
-                ui.label("distance");
-                ui.label(format!("{:.1} m", a.distance_m));
-                ui.end_row();
+    egui::Panel::right("controls")
+        .default_size(270.0)
+        .show(&mut ui, |ui| {
+            ui.heading("replay360");
+            ui.horizontal(|ui| {
+                let mut m = *mode.get();
+                ui.selectable_value(&mut m, AppMode::Analysis, "Analysis");
+                ui.selectable_value(&mut m, AppMode::Playout, "Playout");
+                if m != *mode.get() {
+                    next.set(m);
+                }
             });
-        } else {
-            ui.label("No flight detected in this reconstruction.");
-        }
-        let p: Point3<f64> = c.position(state.time);
-        ui.label(format!("centre of mass: ({:.2}, {:.2}, {:.2}) m", p.x, p.y, p.z));
-    });
+            ui.separator();
+            if *mode.get() == AppMode::Playout {
+                ui.label("Looping the 360° freeze and the Spacetime Slices.");
+                let n = state.playout.len().max(1);
+                ui.add(
+                    egui::ProgressBar::new(state.playout_frame as f32 / n as f32).text(format!(
+                        "frame {} / {}",
+                        state.playout_frame + 1,
+                        n
+                    )),
+                );
+                return;
+            }
+            ui.label(egui::RichText::new("Time").color(palette::ACCENT));
+            let mut t = state.time;
+            ui.add(
+                egui::Slider::new(&mut t, t0..=t1)
+                    .suffix(" s")
+                    .fixed_decimals(2),
+            );
+            state.time = t;
+            ui.horizontal(|ui| {
+                if ui
+                    .button(if state.playing {
+                        "⏸ Pause"
+                    } else {
+                        "▶ Play"
+                    })
+                    .clicked()
+                {
+                    state.playing = !state.playing;
+                }
+                ui.add(egui::Slider::new(&mut state.speed, 0.1..=1.0).text("speed"));
+            });
+            ui.horizontal(|ui| {
+                if ui.button("Take-off").clicked() {
+                    state.time = c.takeoff;
+                    state.playing = false;
+                }
+                if ui.button("Apex").clicked() {
+                    state.time = c.apex;
+                    state.playing = false;
+                }
+                if ui.button("Landing").clicked() {
+                    state.time = c.landing;
+                    state.playing = false;
+                }
+            });
+            ui.separator();
+            ui.label(egui::RichText::new("Show").color(palette::ACCENT));
+            ui.checkbox(&mut state.slices, "Spacetime Slices");
+            if state.slices {
+                ui.add(egui::Slider::new(&mut state.slice_count, 2..=16).text("slices"));
+            }
+            ui.checkbox(&mut state.trajectory, "Trajectory");
+            ui.checkbox(&mut state.venue, "Venue");
+            ui.checkbox(&mut state.rig, "Camera rig");
+            ui.separator();
+            ui.label(egui::RichText::new("Camera").color(palette::ACCENT));
+            ui.checkbox(&mut state.follow, "Follow the athlete");
+            ui.add(egui::Slider::new(&mut state.distance, 2.0..=80.0).text("distance m"));
+            ui.add(egui::Slider::new(&mut state.fov_deg, 10.0..=90.0).text("field of view °"));
+            ui.label(
+                egui::RichText::new("Drag to orbit, wheel to zoom, space to play.")
+                    .color(palette::MUTED),
+            );
+            ui.separator();
+            ui.label(egui::RichText::new("Measurements").color(palette::ACCENT));
+            if let Some(a) = &data.recon.manifest.analysis {
+                egui::Grid::new("measure").num_columns(2).show(ui, |ui| {
+                    ui.label("take-off");
+                    ui.label(format!("{:.2} s", a.takeoff_time));
+                    ui.end_row();
+                    ui.label("apex");
+                    ui.label(format!(
+                        "{:.2} s, {:.2} m above take-off",
+                        a.apex_time, a.apex_height_m
+                    ));
+                    ui.end_row();
+                    ui.label("landing");
+                    ui.label(format!("{:.2} s", a.landing_time));
+                    ui.end_row();
+                    ui.label("air time");
+                    ui.label(format!("{:.2} s", a.flight_time_s));
+                    ui.end_row();
+                    ui.label("take-off speed");
+                    ui.label(format!(
+                        "{:.1} m/s ({:.0} km/h)",
+                        a.takeoff_speed_mps,
+                        a.takeoff_speed_mps * 3.6
+                    ));
+                    ui.end_row();
+                    ui.label("distance");
+                    ui.label(format!("{:.1} m", a.distance_m));
+                    ui.end_row();
+                });
+            } else {
+                ui.label("No flight detected in this reconstruction.");
+            }
+            let p: Point3<f64> = c.position(state.time);
+            ui.label(format!(
+                "centre of mass: ({:.2}, {:.2}, {:.2}) m",
+                p.x, p.y, p.z
+            ));
+        });
     Ok(())
 }

@@ -1,0 +1,235 @@
+//! The command line, end to end, on the `tiny` preset: the same commands a user types.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn replay360(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replay360"))
+        .args(args)
+        .env("REPLAY360_NO_PROGRESS", "1")
+        .output()
+        .expect("run replay360")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = replay360(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "replay360 {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = replay360(args);
+    assert!(!out.status.success(), "replay360 {args:?} should fail");
+    assert!(!out.stderr.is_empty(), "a failure says why");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Frame count of a video, read back with ffprobe.
+fn ffprobe_frames(path: &Path) -> Option<u64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames,pix_fmt,codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = s.trim().split(',').collect();
+    assert!(
+        fields.contains(&"h264") && fields.contains(&"yuv420p"),
+        "H.264 yuv420p: {s}"
+    );
+    fields.iter().find_map(|f| f.parse().ok())
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        "demo",
+        "synth",
+        "reconstruct",
+        "eval",
+        "snapshot",
+        "render",
+        "view",
+    ] {
+        let out = ok(&[cmd, "--help"]);
+        assert!(out.contains("Usage"), "{cmd} --help");
+    }
+}
+
+#[test]
+fn tiny_capture_end_to_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    ok(&[
+        "synth",
+        "--preset",
+        "tiny",
+        "--out",
+        &d("cap"),
+        "--seed",
+        "5",
+    ]);
+    assert!(dir.path().join("cap/capture.json").exists());
+    assert!(dir.path().join("cap/truth/truth.json").exists());
+    ok(&["reconstruct", &d("cap"), "--out", &d("rec")]);
+    assert!(dir.path().join("rec/recon.json").exists());
+
+    // Evaluation prints one JSON object with the agreed keys.
+    let json = ok(&[
+        "eval",
+        &d("rec"),
+        "--capture",
+        &d("cap/capture.json"),
+        "--json",
+        "--frames",
+        "3",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("eval --json prints JSON");
+    for key in [
+        "psnr_db",
+        "psnr_athlete_db",
+        "ssim",
+        "per_camera",
+        "sync_error_frames_max",
+    ] {
+        assert!(v.get(key).is_some(), "eval output has {key}: {json}");
+    }
+    let psnr = v["psnr_db"].as_f64().expect("psnr number");
+    assert!(psnr > 10.0 && psnr < 60.0, "held-out PSNR {psnr}");
+    assert_eq!(v["per_camera"].as_array().map(|a| a.len()), Some(2));
+
+    // A snapshot of a held-out camera has that camera's size.
+    ok(&[
+        "snapshot",
+        &d("rec"),
+        "--camera",
+        "held00",
+        "--time",
+        "2.0",
+        "--out",
+        &d("snap.png"),
+    ]);
+    let snap = image::open(dir.path().join("snap.png")).expect("snapshot PNG");
+    assert_eq!((snap.width(), snap.height()), (480, 270));
+
+    // A short document renders to an MP4 with exactly duration x fps frames.
+    let doc = r#"(
+        version: 1, name: "short",
+        output: (width: 320, height: 180, fps: 25.0),
+        shots: [(
+            name: "orbit", duration: 0.4,
+            time: [(at: 0.0, time: Event(Apex, 0.0))],
+            camera: Orbit((centre: Athlete(Event(Apex, 0.0)), radius: 8.0, height: 1.0,
+                           start_azimuth_deg: 0.0, sweep_deg: 90.0, start: 0.0, end: 0.4, fov_deg: 35.0)),
+            slices: Some((count: 4, from: Event(TakeOff, 0.0), to: Event(Landing, 0.0), oldest_opacity: 0.3,
+                          tint: (0.3, 0.6, 1.0), reveal: false)),
+            trajectory: Some((from: Event(TakeOff, 0.0), to: Event(Landing, 0.0), colour: (1.0, 0.5, 0.1), grow: false)),
+        )],
+    )"#;
+    std::fs::write(dir.path().join("short.ron"), doc).expect("write doc");
+    ok(&[
+        "render",
+        &d("short.ron"),
+        "--recon",
+        &d("rec"),
+        "--out",
+        &d("short.mp4"),
+        "--still",
+        &d("still.png"),
+    ]);
+    assert!(dir.path().join("short.mp4").exists());
+    assert!(image::open(dir.path().join("still.png")).is_ok());
+    if let Some(n) = ffprobe_frames(&dir.path().join("short.mp4")) {
+        assert_eq!(n, 10, "0.4 s at 25 fps");
+    }
+    // Nothing temporary is left next to the outputs.
+    for e in std::fs::read_dir(dir.path()).expect("read dir").flatten() {
+        assert!(
+            !e.file_name().to_string_lossy().contains(".partial-"),
+            "left behind: {:?}",
+            e.file_name()
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_reported_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+
+    let e = fails(&["reconstruct", &d("missing"), "--out", &d("r")]);
+    assert!(e.contains("missing") && e.contains("does not exist"), "{e}");
+    assert!(!dir.path().join("r").exists());
+
+    // A manifest from a newer schema.
+    std::fs::create_dir_all(dir.path().join("newer")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("newer/capture.json"),
+        r#"{"format": "replay360-capture", "version": 99, "name": "x", "cameras": []}"#,
+    )
+    .expect("write");
+    let e = fails(&["reconstruct", &d("newer"), "--out", &d("r")]);
+    assert!(e.contains("newer") && e.contains("capture.json"), "{e}");
+
+    // A rotation that is not a rotation.
+    std::fs::create_dir_all(dir.path().join("bad")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("bad/capture.json"),
+        r#"{"format": "replay360-capture", "version": 1, "name": "x", "cameras": [{
+            "id": "c0", "video": "c0.mp4", "width": 64, "height": 48, "fps": 25.0,
+            "intrinsics": {"fx": 50.0, "fy": 50.0, "cx": 31.5, "cy": 23.5},
+            "extrinsics": {"convention": "world_to_camera_opencv",
+                           "rotation": [[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "translation": [0.0, 0.0, 0.0]}}]}"#,
+    )
+    .expect("write");
+    let e = fails(&["reconstruct", &d("bad"), "--out", &d("r")]);
+    assert!(e.contains("c0") && e.contains("orthonormal"), "{e}");
+
+    // A camera whose video is missing.
+    std::fs::write(
+        dir.path().join("bad/capture.json"),
+        r#"{"format": "replay360-capture", "version": 1, "name": "x", "cameras": [
+            {"id": "c0", "video": "c0.mp4", "width": 64, "height": 48, "fps": 25.0,
+             "intrinsics": {"fx": 50.0, "fy": 50.0, "cx": 31.5, "cy": 23.5},
+             "extrinsics": {"convention": "world_to_camera_opencv",
+                            "rotation": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "translation": [0.0, 0.0, 5.0]}},
+            {"id": "c1", "video": "c1.mp4", "width": 64, "height": 48, "fps": 25.0,
+             "intrinsics": {"fx": 50.0, "fy": 50.0, "cx": 31.5, "cy": 23.5},
+             "extrinsics": {"convention": "world_to_camera_opencv",
+                            "rotation": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "translation": [1.0, 0.0, 5.0]}}]}"#,
+    )
+    .expect("write");
+    let e = fails(&["reconstruct", &d("bad"), "--out", &d("r")]);
+    assert!(e.contains("c0.mp4"), "{e}");
+
+    // A sequence document with a typo names the file and the line.
+    std::fs::write(
+        dir.path().join("typo.ron"),
+        "(\n  version: 1,\n  name: \"x\",\n  shots: [(name: \"a\", duration: fast)],\n)",
+    )
+    .expect("write");
+    let e = fails(&[
+        "render",
+        &d("typo.ron"),
+        "--recon",
+        &d("nowhere"),
+        "--out",
+        &d("o.mp4"),
+    ]);
+    assert!(e.contains("typo.ron") && e.contains("line 4"), "{e}");
+    assert!(!dir.path().join("o.mp4").exists());
+
+    let e = fails(&["synth", "--preset", "huge", "--out", &d("s")]);
+    assert!(e.contains("huge") && e.contains("tiny"), "{e}");
+}

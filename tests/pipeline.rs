@@ -1,0 +1,201 @@
+//! The pipeline against the synthetic venue's ground truth, on the `tiny` preset
+//! (8 cameras + 2 held out, 480x270, 25 fps).
+
+use replay360::capture::Capture;
+use replay360::media::VideoReader;
+use replay360::pipeline::{ReconstructOptions, reconstruct};
+use replay360::reconstruct::Reconstruction;
+use replay360::synth::{self, Preset, SynthOptions, Truth};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// One tiny capture and its reconstruction, shared by the tests in this file.
+fn fixture() -> &'static (PathBuf, PathBuf) {
+    static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("replay360-pipeline-{}", std::process::id()));
+        let cap = dir.join("capture");
+        let rec = dir.join("recon");
+        let preset = Preset::by_name("tiny").expect("tiny preset");
+        synth::generate(&SynthOptions { preset, seed: 11 }, &cap).expect("synth");
+        reconstruct(&cap, &rec, &ReconstructOptions::default()).expect("reconstruct");
+        (cap, rec)
+    })
+}
+
+fn frames_of(video: &Path, n: usize) -> Vec<Vec<u8>> {
+    let mut r = VideoReader::open(video, 1).expect("open video");
+    (0..n)
+        .map(|_| {
+            r.next_frame()
+                .expect("decode")
+                .expect("frame")
+                .image
+                .into_raw()
+        })
+        .collect()
+}
+
+#[test]
+fn synth_is_deterministic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let preset = Preset::by_name("tiny").expect("tiny preset");
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    synth::generate(
+        &SynthOptions {
+            preset: preset.clone(),
+            seed: 3,
+        },
+        &a,
+    )
+    .expect("synth a");
+    synth::generate(
+        &SynthOptions {
+            preset: preset.clone(),
+            seed: 3,
+        },
+        &b,
+    )
+    .expect("synth b");
+    synth::generate(&SynthOptions { preset, seed: 4 }, &c).expect("synth c");
+    let read = |p: &Path| std::fs::read_to_string(p).expect("read");
+    assert_eq!(read(&a.join("capture.json")), read(&b.join("capture.json")));
+    assert_eq!(
+        read(&a.join("truth/truth.json")),
+        read(&b.join("truth/truth.json"))
+    );
+    assert_ne!(
+        read(&a.join("truth/truth.json")),
+        read(&c.join("truth/truth.json"))
+    );
+    for cam in ["cam00", "cam05", "held01"] {
+        let fa = frames_of(&a.join(format!("videos/{cam}.mp4")), 40);
+        let fb = frames_of(&b.join(format!("videos/{cam}.mp4")), 40);
+        assert!(
+            fa == fb,
+            "{cam}: decoded frames differ between two runs with the same seed"
+        );
+    }
+}
+
+#[test]
+fn capture_manifest_is_consistent_with_its_videos() {
+    let (cap, _) = fixture();
+    let capture = Capture::open(cap).expect("capture");
+    assert_eq!(capture.cameras.len(), 10);
+    assert_eq!(capture.cameras.iter().filter(|c| c.held_out).count(), 2);
+    for c in &capture.cameras {
+        let r = VideoReader::open(&c.video, 1).expect("video");
+        assert_eq!((r.info().width, r.info().height), (480, 270), "{}", c.id);
+        assert!((r.info().fps - 25.0).abs() < 1e-6, "{}", c.id);
+    }
+}
+
+#[test]
+fn sync_recovers_the_true_offsets() {
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let recon = Reconstruction::open(rec).expect("recon");
+    // Offsets are drawn in ±0.5 s, so up to 25 frames apart; the estimate must be within
+    // 0.6 frame of the truth on this low-resolution preset (the demo preset gets ~0.1).
+    let mut worst: f64 = 0.0;
+    for s in &recon.manifest.sync {
+        let t = truth.camera(&s.camera).expect("camera in truth");
+        let err = (s.offset_s - t.offset_s).abs() * s.fps;
+        worst = worst.max(err);
+    }
+    assert!(worst < 0.6, "largest sync error {worst:.3} frames");
+    // Held-out cameras are never read.
+    assert!(
+        recon
+            .manifest
+            .sync
+            .iter()
+            .all(|s| !s.camera.starts_with("held"))
+    );
+    assert_eq!(
+        recon.manifest.held_out,
+        vec!["held00".to_owned(), "held01".to_owned()]
+    );
+}
+
+#[test]
+fn reconstruction_lies_on_the_true_body_surface() {
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let athlete = truth.athlete();
+    let recon = Reconstruction::open(rec).expect("recon");
+    let voxel = recon.manifest.voxel_size;
+    let mut dists = Vec::new();
+    let mut checked = 0;
+    for (i, f) in recon.manifest.frames.iter().enumerate().step_by(4) {
+        let frame = recon.load_frame(i).expect("frame");
+        if frame.is_empty() {
+            continue;
+        }
+        checked += 1;
+        let pose = athlete.pose(f.time);
+        for p in &frame.positions {
+            let q = nalgebra::Point3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+            dists.push(pose.signed_distance(&q).abs());
+        }
+    }
+    assert!(checked > 15, "only {checked} non-empty frames");
+    dists.sort_by(f64::total_cmp);
+    let median = dists[dists.len() / 2];
+    let p90 = dists[dists.len() * 9 / 10];
+    eprintln!("surface distance: median {median:.3} m, p90 {p90:.3} m, voxel {voxel:.3} m");
+    // A visual hull from 8 cameras encloses the body loosely (concavities and the gaps between
+    // limbs cannot be carved); bounds in voxels of this preset's 5 cm grid.
+    assert!(median < 1.5 * voxel, "median distance {median:.3} m");
+    assert!(p90 < 4.0 * voxel, "90th percentile distance {p90:.3} m");
+}
+
+#[test]
+fn analysis_finds_take_off_apex_and_landing() {
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let recon = Reconstruction::open(rec).expect("recon");
+    let a = recon
+        .manifest
+        .analysis
+        .as_ref()
+        .expect("a flight is detected");
+    assert!(
+        (a.apex_time - truth.apex_time).abs() < 0.06,
+        "apex {} vs {}",
+        a.apex_time,
+        truth.apex_time
+    );
+    assert!(
+        (a.takeoff_time - truth.takeoff_time).abs() < 0.2,
+        "take-off {} vs {}",
+        a.takeoff_time,
+        truth.takeoff_time
+    );
+    assert!(
+        (a.landing_time - truth.landing_time).abs() < 0.2,
+        "landing {} vs {}",
+        a.landing_time,
+        truth.landing_time
+    );
+    let venue = recon.manifest.venue.as_ref().expect("venue model");
+    assert!(rec.join(&venue.ground_texture).exists() && rec.join(&venue.dome_texture).exists());
+}
+
+#[test]
+fn a_held_out_camera_is_refused_as_unknown_when_misspelt() {
+    let (cap, _) = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ReconstructOptions {
+        hold_out: Some(vec!["nosuch".to_owned()]),
+        ..Default::default()
+    };
+    let err = reconstruct(cap, &dir.path().join("r"), &opts).expect_err("unknown camera");
+    assert!(err.to_string().contains("nosuch"), "{err}");
+    assert!(!dir.path().join("r").exists(), "nothing is left behind");
+}
