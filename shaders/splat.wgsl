@@ -62,6 +62,9 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     // A tinted rim where the surface turns away from the viewer outlines after-images.
     let rim = pow(1.0 - clamp(in.facing, 0.0, 1.0), 2.0) * material.params.w;
     c = mix(c, material.tint.rgb * 1.4, clamp(rim, 0.0, 1.0));
-    let edge = 1.0 - smoothstep(0.55, 1.0, d2);
+    // The live athlete's disc edges are soft (coverage); an after-image's colour pass draws
+    // one layer per pixel (see GhostColourMaterial), so its discs stay solid and the ghost
+    // fades evenly.
+    let edge = select(1.0 - smoothstep(0.55, 1.0, d2), 1.0, material.params.x < 0.999);
     return vec4<f32>(c, clamp(material.params.x * edge, 0.0, 1.0));
 }

@@ -6,6 +6,9 @@
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var venue_texture: texture_2d<f32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(1) var venue_sampler: sampler;
+// x: softness (0 = as captured; 1 = blurred, slightly dimmed and desaturated so the athlete
+// stands out, the broadcast look for freezes and slices).
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var<uniform> style: vec4<f32>;
 
 struct Vertex {
     @builtin(instance_index) instance_index: u32,
@@ -29,5 +32,9 @@ fn vertex(v: Vertex) -> VertexOutput {
 
 @fragment
 fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
-    return vec4<f32>(textureSample(venue_texture, venue_sampler, in.uv).rgb, 1.0);
+    let soft = style.x;
+    var c = textureSampleBias(venue_texture, venue_sampler, in.uv, 4.5 * soft).rgb;
+    let grey = dot(c, vec3<f32>(0.2126, 0.7152, 0.0722));
+    c = mix(c, vec3<f32>(grey), 0.35 * soft) * (1.0 - 0.15 * soft);
+    return vec4<f32>(c, 1.0);
 }

@@ -153,6 +153,45 @@ fn tiny_capture_end_to_end() {
     if let Some(n) = ffprobe_frames(&dir.path().join("short.mp4")) {
         assert_eq!(n, 10, "0.4 s at 25 fps");
     }
+    // The window, under a virtual display when one can be made.
+    let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
+    if xvfb {
+        let out = Command::new("xvfb-run")
+            .args([
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+                env!("CARGO_BIN_EXE_replay360"),
+                "view",
+            ])
+            .arg(dir.path().join("rec"))
+            .arg("--screenshot")
+            .arg(dir.path().join("window.png"))
+            .args(["--after", "20"])
+            .output()
+            .expect("run the viewer");
+        assert!(
+            out.status.success(),
+            "viewer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shot = image::open(dir.path().join("window.png"))
+            .expect("window screenshot")
+            .to_rgb8();
+        assert_eq!(shot.dimensions(), (1280, 720));
+        // Not a black or blank window: the scene and the panel are drawn.
+        let lum: Vec<u32> = shot
+            .pixels()
+            .map(|p| p.0.iter().map(|&c| c as u32).sum())
+            .collect();
+        let mean = lum.iter().sum::<u32>() as f64 / lum.len() as f64;
+        let var = lum.iter().map(|&l| (l as f64 - mean).powi(2)).sum::<f64>() / lum.len() as f64;
+        assert!(
+            mean > 100.0 && var > 1000.0,
+            "window looks blank (mean {mean}, variance {var})"
+        );
+    }
+
     // Nothing temporary is left next to the outputs.
     for e in std::fs::read_dir(dir.path()).expect("read dir").flatten() {
         assert!(

@@ -139,6 +139,7 @@ fn request(show_venue: bool) -> FrameRequest {
         ghosts: Vec::new(),
         trajectory: None,
         show_venue,
+        venue_softness: 0.0,
         show_rig: true,
     }
 }

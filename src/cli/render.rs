@@ -61,6 +61,7 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
         ghosts: Vec::new(),
         trajectory: None,
         show_venue: !a.no_venue,
+        venue_softness: 0.0,
         show_rig: false,
     };
     let mut renderer = OffscreenRenderer::new(scene, request.clone(), w, h)?;
@@ -144,11 +145,21 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
 pub struct ViewArgs {
     /// Reconstruction directory.
     pub recon: PathBuf,
+    /// Save a screenshot of the window to this PNG after --after frames, then close.
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
+    #[arg(long, default_value_t = 60)]
+    pub after: u32,
 }
 
 pub fn view(a: ViewArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
     let scene =
         r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
-    replay360::viewer::run(scene).with_context(|| "running the viewer")
+    replay360::viewer::run(scene, a.screenshot.clone().map(|p| (p, a.after)))
+        .with_context(|| "running the viewer")?;
+    if let Some(p) = &a.screenshot {
+        println!("screenshot: {}", p.display());
+    }
+    Ok(())
 }

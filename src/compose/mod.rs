@@ -81,6 +81,8 @@ pub struct ViewState {
     pub ghosts: Vec<Ghost>,
     pub trajectory: Option<TrajectoryStyle>,
     pub show_venue: bool,
+    /// 0 shows the venue as captured; 1 blurs and dims it so the athlete stands out.
+    pub venue_softness: f32,
 }
 
 /// What composition needs to know about the reconstruction.

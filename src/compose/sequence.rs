@@ -253,6 +253,10 @@ pub struct Shot {
     pub athlete: bool,
     #[serde(default = "yes")]
     pub venue: bool,
+    /// 0 (default) shows the venue as captured; up to 1 blurs and dims it so the athlete
+    /// stands out.
+    #[serde(default)]
+    pub venue_softness: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -534,6 +538,7 @@ impl Shot {
             ghosts,
             trajectory,
             show_venue: self.venue,
+            venue_softness: self.venue_softness,
         }
     }
 }

@@ -234,6 +234,7 @@ pub fn evaluate(
                         ghosts: Vec::new(),
                         trajectory: None,
                         show_venue: true,
+                        venue_softness: 0.0,
                         show_rig: false,
                     },
                 )

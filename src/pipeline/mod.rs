@@ -575,7 +575,9 @@ fn bake_venue(
     };
     let centre =
         samples.iter().fold(Vector3::zeros(), |a, s| a + s.1.coords) / samples.len().max(1) as f64;
+    let base = crate::reconstruct::venue::base_profile(&ground, -220.0, 220.0, 4.0);
     let model = VenueModel {
+        base,
         ground,
         along: AxisMap::along(),
         across: AxisMap::across(),

@@ -41,7 +41,7 @@ impl AxisMap {
             ],
         }
     }
-    fn interp(pairs: &[(f64, f64)], x: f64) -> f64 {
+    pub fn interp(pairs: &[(f64, f64)], x: f64) -> f64 {
         let n = pairs.len();
         if x <= pairs[0].0 {
             return pairs[0].1;
@@ -75,6 +75,11 @@ pub struct VenueModel {
     pub across: AxisMap,
     pub dome_centre: [f64; 3],
     pub dome_radius: f64,
+    /// The profile with bumps narrower than 8 m removed (a kicker is a narrow feature, not a
+    /// ridge across the whole course): (along, height) samples. The full profile is used only
+    /// in the athlete's lane.
+    #[serde(default)]
+    pub base: Vec<(f64, f64)>,
     /// Texture files, relative to the reconstruction directory.
     pub ground_texture: std::path::PathBuf,
     pub dome_texture: std::path::PathBuf,
@@ -91,8 +96,44 @@ impl VenueModel {
     pub fn ground_point(&self, s: f64, l: f64) -> Point3<f64> {
         let o = Point3::from(self.ground.origin);
         let p = o + Vector3::from(self.ground.travel) * s + self.left() * l;
-        Point3::new(p.x, p.y, self.ground.height(s))
+        let full = self.ground.height(s);
+        let z = if self.base.len() < 2 {
+            full
+        } else {
+            let base = AxisMap::interp(&self.base, s);
+            let t = ((2.5 - l.abs()) / 1.0).clamp(0.0, 1.0);
+            let lane = t * t * (3.0 - 2.0 * t);
+            base + (full - base) * lane
+        };
+        Point3::new(p.x, p.y, z)
     }
+}
+
+/// The ground profile with bumps narrower than `2 * half_window` removed (a morphological
+/// opening: the lower envelope, then its upper envelope), sampled every 0.25 m.
+pub fn base_profile(
+    ground: &GroundProfile,
+    from: f64,
+    to: f64,
+    half_window: f64,
+) -> Vec<(f64, f64)> {
+    let step = 0.25;
+    let n = ((to - from) / step).ceil() as usize + 1;
+    let s: Vec<f64> = (0..n).map(|i| from + i as f64 * step).collect();
+    let h: Vec<f64> = s.iter().map(|&x| ground.height(x)).collect();
+    let r = (half_window / step).round() as usize;
+    let window = |v: &[f64], i: usize, pick: fn(f64, f64) -> f64, init: f64| {
+        let lo = i.saturating_sub(r);
+        let hi = (i + r).min(v.len() - 1);
+        v[lo..=hi].iter().copied().fold(init, pick)
+    };
+    let eroded: Vec<f64> = (0..n)
+        .map(|i| window(&h, i, f64::min, f64::INFINITY))
+        .collect();
+    let opened: Vec<f64> = (0..n)
+        .map(|i| window(&eroded, i, f64::max, f64::NEG_INFINITY))
+        .collect();
+    s.into_iter().zip(opened).collect()
 }
 
 /// A camera and its background plate.

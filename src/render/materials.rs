@@ -187,6 +187,9 @@ pub struct VenueMaterial {
     #[texture(0)]
     #[sampler(1)]
     pub texture: Handle<Image>,
+    /// x: softness (see `venue.wgsl`).
+    #[uniform(2)]
+    pub style: Vec4,
 }
 
 impl Material for VenueMaterial {

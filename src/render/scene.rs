@@ -28,6 +28,8 @@ pub struct FrameRequest {
     pub ghosts: Vec<Ghost>,
     pub trajectory: Option<TrajectoryStyle>,
     pub show_venue: bool,
+    /// 0 shows the venue as captured; 1 softens it so the athlete stands out.
+    pub venue_softness: f32,
     /// Markers for the real cameras (viewer only).
     pub show_rig: bool,
 }
@@ -42,6 +44,7 @@ impl FrameRequest {
             ghosts: view.ghosts.clone(),
             trajectory: view.trajectory,
             show_venue: view.show_venue,
+            venue_softness: view.venue_softness,
             show_rig: false,
         }
     }
@@ -221,6 +224,7 @@ fn spawn_scene(
         ] {
             let material = venue_materials.add(VenueMaterial {
                 texture: images.add(texture.clone()),
+                style: Vec4::ZERO,
             });
             commands.spawn((
                 VenueBackdrop,
@@ -368,13 +372,22 @@ pub fn trajectory_mesh(ctx: &Context, st: &TrajectoryStyle) -> Mesh {
     b.build()
 }
 
-fn update_venue(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<VenueBackdrop>>) {
-    for mut vis in &mut q {
+fn update_venue(
+    view: Res<CurrentView>,
+    mut materials: ResMut<Assets<VenueMaterial>>,
+    mut q: Query<(&MeshMaterial3d<VenueMaterial>, &mut Visibility), With<VenueBackdrop>>,
+) {
+    let style = Vec4::new(view.0.venue_softness.clamp(0.0, 1.0), 0.0, 0.0, 0.0);
+    for (mat, mut vis) in &mut q {
         *vis = if view.0.show_venue {
             Visibility::Inherited
         } else {
             Visibility::Hidden
         };
+        let stale = materials.get(&mat.0).is_some_and(|m| m.style != style);
+        if stale && let Some(mut m) = materials.get_mut(&mat.0) {
+            m.style = style;
+        }
     }
 }
 

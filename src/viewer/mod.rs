@@ -44,6 +44,7 @@ struct ViewerState {
     slice_count: usize,
     trajectory: bool,
     venue: bool,
+    soft_venue: bool,
     rig: bool,
     /// Playout: the looped shots' views and the frame shown.
     playout: Vec<ViewState>,
@@ -103,6 +104,7 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
             tick_every: 0.25,
         }),
         show_venue: s.venue,
+        venue_softness: s.soft_venue as u8 as f32,
     }
 }
 
@@ -110,8 +112,44 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
 #[error("the viewer stopped with an error (exit code {0})")]
 pub struct ViewerError(u8);
 
-/// Opens the viewer window and runs until it is closed.
-pub fn run(scene: SceneData) -> Result<(), ViewerError> {
+/// Takes one screenshot of the window once the scene has been drawn for a while, then quits
+/// (for tests and documentation under Xvfb).
+#[derive(Resource)]
+struct AutoScreenshot {
+    path: std::path::PathBuf,
+    frames_left: u32,
+    taken: bool,
+}
+
+fn auto_screenshot(
+    mut commands: Commands,
+    mut shot: ResMut<AutoScreenshot>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if shot.frames_left > 0 {
+        shot.frames_left -= 1;
+        return;
+    }
+    if !shot.taken {
+        shot.taken = true;
+        commands
+            .spawn(bevy::render::view::screenshot::Screenshot::primary_window())
+            .observe(bevy::render::view::screenshot::save_to_disk(
+                shot.path.clone(),
+            ));
+        return;
+    }
+    if shot.path.exists() {
+        exit.write(AppExit::Success);
+    }
+}
+
+/// Opens the viewer window and runs until it is closed. With `screenshot`, saves the window
+/// to that PNG after `after_frames` frames and closes.
+pub fn run(
+    scene: SceneData,
+    screenshot: Option<(std::path::PathBuf, u32)>,
+) -> Result<(), ViewerError> {
     let ctx = scene.context.clone();
     let mut playout = Vec::new();
     let mut playout_fps = 50.0;
@@ -146,6 +184,7 @@ pub fn run(scene: SceneData) -> Result<(), ViewerError> {
         slice_count: 8,
         trajectory: true,
         venue: true,
+        soft_venue: true,
         rig: false,
         playout,
         playout_fps,
@@ -188,6 +227,15 @@ pub fn run(scene: SceneData) -> Result<(), ViewerError> {
             .after(advance_playout),
     )
     .add_systems(EguiPrimaryContextPass, side_panel);
+    if let Some((path, after_frames)) = screenshot {
+        let _ = std::fs::remove_file(&path);
+        app.insert_resource(AutoScreenshot {
+            path,
+            frames_left: after_frames,
+            taken: false,
+        })
+        .add_systems(Last, auto_screenshot);
+    }
     match app.run() {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(ViewerError(code.get())),
@@ -360,6 +408,9 @@ fn side_panel(
             }
             ui.checkbox(&mut state.trajectory, "Trajectory");
             ui.checkbox(&mut state.venue, "Venue");
+            if state.venue {
+                ui.checkbox(&mut state.soft_venue, "Soften the venue");
+            }
             ui.checkbox(&mut state.rig, "Camera rig");
             ui.separator();
             ui.label(egui::RichText::new("Camera").color(palette::ACCENT));
