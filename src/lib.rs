@@ -9,11 +9,13 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod analyse;
+pub mod bench;
 pub mod camera;
 pub mod capture;
 pub mod compose;
 pub mod eval;
 pub mod export;
+pub mod formats;
 pub mod ingest;
 pub mod media;
 pub mod pipeline;

@@ -17,6 +17,9 @@
 //!   }]
 //! }
 //! ```
+//! Optional: `"synchronized": true` with a per-camera `"offset_s"` (known offsets, no sync
+//! estimate), a per-camera `"background"` file (the empty scene, for subjects that do not move)
+//! and `"segmentation": {"method": "threshold", "threshold": 0.19}` (bright subject on black).
 //! `rotation` is row-major. With `world_to_camera_opencv`, `x_cam = R x_world + t` and the camera
 //! axes are x right, y down, z forward. With `camera_to_world_opengl`, `x_world = R x_cam + t` and
 //! the camera axes are x right, y up, looking down -z (nerfstudio, Blender). Pixel centres are at
@@ -49,7 +52,26 @@ pub struct CaptureManifest {
     /// reconstruction searches the volume all cameras see.
     #[serde(default)]
     pub volume: Option<Volume>,
+    /// The cameras were genlocked (or their offsets are known): use each camera's `offset_s`
+    /// instead of estimating offsets from the footage.
+    #[serde(default)]
+    pub synchronized: bool,
+    /// How to separate the subject from the background (default: a background model).
+    #[serde(default)]
+    pub segmentation: Segmentation,
     pub cameras: Vec<CameraEntry>,
+}
+
+/// How mattes are made.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Segmentation {
+    /// Compare with a background model: the camera's own `background` file when given, else
+    /// the temporal median of its video.
+    #[default]
+    Background,
+    /// A bright subject on a dark background: luma above `threshold` (0..1) is subject.
+    Threshold { threshold: f64 },
 }
 
 fn default_timeline() -> String {
@@ -99,6 +121,13 @@ pub struct CameraEntry {
     pub frame_count: Option<u64>,
     #[serde(default)]
     pub held_out: bool,
+    /// Video or image of the empty scene from this camera (relative to the manifest's
+    /// directory), for the background model of a subject that does not move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<PathBuf>,
+    /// Common-timeline time of the first frame, when known (used with `synchronized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_s: Option<f64>,
     pub intrinsics: IntrinsicsEntry,
     pub extrinsics: Extrinsics,
 }

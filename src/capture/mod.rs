@@ -1,11 +1,12 @@
 //! The capture: a set of calibrated cameras, each with a video file, described by a versioned
 //! manifest (`capture.json`). See `docs` in README.md for the schema.
 
+pub mod inspect;
 mod manifest;
 
 pub use manifest::{
     CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics,
-    ExtrinsicsConvention, IntrinsicsEntry, Volume, WorldFrame,
+    ExtrinsicsConvention, IntrinsicsEntry, Segmentation, Volume, WorldFrame,
 };
 
 use crate::camera::Camera;
@@ -54,6 +55,10 @@ pub struct CaptureCamera {
     pub frame_count: Option<u64>,
     /// Marked in the manifest as held out from reconstruction (an evaluation camera).
     pub held_out: bool,
+    /// Video or image of the empty scene, if the manifest gives one.
+    pub background: Option<PathBuf>,
+    /// Known start offset (s), if the manifest gives one.
+    pub offset_s: Option<f64>,
 }
 
 /// A loaded, validated capture.
@@ -95,6 +100,8 @@ impl Capture {
                 fps: entry.fps,
                 frame_count: entry.frame_count,
                 held_out: entry.held_out,
+                background: entry.background.as_ref().map(|b| dir.join(b)),
+                offset_s: entry.offset_s,
             });
         }
         Ok(Self {

@@ -1,6 +1,7 @@
 //! Subcommands. Each validates its input, runs the library, and reports what it wrote.
 
 mod demo;
+mod import;
 mod render;
 mod stages;
 
@@ -40,6 +41,12 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Opens a reconstruction in a window: orbit, zoom, scrub, slices.
     View(render::ViewArgs),
+    /// Measures the pipeline on a fresh synthetic capture (see README, "Benchmark").
+    Bench(stages::BenchArgs),
+    /// Writes a capture manifest from another tool's calibration and media.
+    Import(import::ImportArgs),
+    /// Summarises a capture and draws its rig from above.
+    Inspect(import::InspectArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -66,6 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Snapshot(a) => render::snapshot(a),
         Command::Render(a) => render::render(a),
         Command::View(a) => render::view(a),
+        Command::Bench(a) => stages::bench(a),
+        Command::Import(a) => import::import(a),
+        Command::Inspect(a) => import::inspect(a),
     }
 }
 

@@ -146,6 +146,58 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
             r.baseline_nearest_camera_psnr_db
         );
         println!("largest sync error: {:.3} frames", r.sync_error_frames_max);
+        println!("matte IoU against the true masks: {:.4}", r.matte_iou);
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The workload: aerials16 is the standard one (16 cameras 1920x1080 at 50 fps, 3 s).
+    #[arg(long, default_value = "aerials16")]
+    pub preset: String,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the capture and reconstruction here (default: a temporary directory, removed).
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
+
+pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    let tmp;
+    let work = match &a.keep {
+        Some(p) => p.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a scratch directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let r = replay360::bench::run(&a.preset, a.seed, &work, super::demo::FROZEN_MOMENT)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "{}: {} cameras {}x{} at {} fps, {} frames each",
+            r.preset, r.cameras, r.width, r.height, r.fps, r.frames_per_camera
+        );
+        println!("decode only         {:8.2} s", r.decode_only_s);
+        println!("ingest              {:8.2} s", r.ingest_s);
+        println!("sync                {:8.2} s", r.sync_s);
+        println!("segment             {:8.2} s", r.segment_s);
+        println!(
+            "reconstruct         {:8.2} s ({:.1} instants/s)",
+            r.reconstruct_s, r.reconstruct_frames_per_s
+        );
+        println!("venue               {:8.2} s", r.venue_s);
+        println!(
+            "pipeline            {:8.2} s ({:.2} x decode)",
+            r.pipeline_s, r.ratio_to_decode
+        );
+        println!("moment to 1st frame {:8.2} s", r.moment_to_first_frame_s);
+        println!("peak memory         {:8.0} MiB", r.peak_rss_mb);
     }
     Ok(())
 }

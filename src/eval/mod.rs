@@ -76,7 +76,45 @@ pub struct EvalReport {
     pub per_camera: Vec<CameraScore>,
     pub sync_error_frames_max: f64,
     pub sync_error_frames: BTreeMap<String, f64>,
+    /// Mean intersection-over-union of the segmentation's mattes with the true masks, over a
+    /// few frames of every camera the reconstruction used (each matted with that camera's
+    /// stored background plate, inside the true mask's box grown by 40% + 32 pixels).
+    pub matte_iou: f64,
     pub evaluated_frames: usize,
+}
+
+/// Where a splat cloud covers a camera's image (each splat a disc of its radius), as a mask.
+pub fn splat_silhouette(
+    frame: &crate::reconstruct::SplatFrame,
+    camera: &crate::camera::Camera,
+) -> image::GrayImage {
+    let (w, h) = camera.intrinsics.width_height();
+    let mut mask = image::GrayImage::new(w, h);
+    let f = 0.5 * (camera.intrinsics.fx + camera.intrinsics.fy);
+    for (p, r) in frame.positions.iter().zip(&frame.radii) {
+        let q = nalgebra::Point3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+        let Some((px, d)) = camera.project_with_depth(&q) else {
+            continue;
+        };
+        let rp = (*r as f64 * f / d).max(0.5);
+        let (x0, x1) = (
+            (px.x - rp).floor().max(0.0) as i64,
+            (px.x + rp).ceil() as i64,
+        );
+        let (y0, y1) = (
+            (px.y - rp).floor().max(0.0) as i64,
+            (px.y + rp).ceil() as i64,
+        );
+        for y in y0..=y1.min(h as i64 - 1) {
+            for x in x0..=x1.min(w as i64 - 1) {
+                let (dx, dy) = (x as f64 - px.x, y as f64 - px.y);
+                if dx * dx + dy * dy <= rp * rp {
+                    mask.put_pixel(x as u32, y as u32, image::Luma([255]));
+                }
+            }
+        }
+    }
+    mask
 }
 
 /// Decodes the listed frames of a video.
@@ -126,6 +164,70 @@ fn mask_box(mask: &image::GrayImage, margin: u32) -> Option<Rect> {
         x1: (x1 + 1 + margin).min(mask.width()),
         y1: (y1 + 1 + margin).min(mask.height()),
     })
+}
+
+/// Segmentation quality against the true masks (see [`EvalReport::matte_iou`]).
+fn matte_iou(
+    recon: &Reconstruction,
+    capture: &Capture,
+    per_camera: usize,
+) -> Result<f64, EvalError> {
+    use rayon::prelude::*;
+    let results: Vec<Result<Vec<f64>, EvalError>> = recon
+        .manifest
+        .backgrounds
+        .par_iter()
+        .map(|bg| {
+            let Some(cam) = capture.camera(&bg.camera) else {
+                return Ok(Vec::new());
+            };
+            let Ok(plate) = image::open(recon.dir.join(&bg.file)).map(|i| i.to_rgb8()) else {
+                return Ok(Vec::new());
+            };
+            let model = crate::segment::BackgroundModel {
+                image: plate,
+                sigma: 2.0,
+            };
+            let n = cam.frame_count.unwrap_or(0);
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let k = per_camera as u64;
+            let wanted: BTreeSet<u64> = (0..k).map(|i| (n - 1) * (2 * i + 1) / (2 * k)).collect();
+            let frames = decode_frames(&cam.video, &wanted)?;
+            let mut out = Vec::new();
+            for (k, img) in &frames {
+                let Ok(truth) =
+                    image::open(Truth::mask_path(&capture.dir, &cam.id, *k)).map(|m| m.to_luma8())
+                else {
+                    continue;
+                };
+                let Some(b) = mask_box(&truth, 0) else {
+                    continue;
+                };
+                let grow = |a: u32, b: u32| ((b - a) as f64 * 0.4) as u32 + 32;
+                let (gx, gy) = (grow(b.x0, b.x1), grow(b.y0, b.y1));
+                let roi = crate::segment::Roi {
+                    x0: b.x0.saturating_sub(gx),
+                    y0: b.y0.saturating_sub(gy),
+                    x1: (b.x1 + gx).min(img.width()),
+                    y1: (b.y1 + gy).min(img.height()),
+                };
+                let sil = crate::segment::Silhouette::extract(img, &model, roi);
+                if let Some(iou) =
+                    crate::segment::iou(&sil.matte.to_gray(img.width(), img.height()), &truth)
+                {
+                    out.push(iou);
+                }
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(mean(&all))
 }
 
 pub fn evaluate(
@@ -290,6 +392,7 @@ pub fn evaluate(
             baseline_nearest_camera_psnr_db: mean(&base),
         });
     }
+    let matte_iou = matte_iou(&recon, &capture, opts.frames_per_camera.clamp(1, 4))?;
     let col = |f: fn(&CameraScore) -> f64| mean(&per_camera.iter().map(f).collect::<Vec<_>>());
     Ok(EvalReport {
         psnr_db: col(|c| c.psnr_db),
@@ -299,6 +402,7 @@ pub fn evaluate(
         baseline_nearest_camera_psnr_db: col(|c| c.baseline_nearest_camera_psnr_db),
         sync_error_frames_max: sync_err.values().copied().fold(0.0, f64::max),
         sync_error_frames: sync_err,
+        matte_iou,
         per_camera,
         evaluated_frames: total_frames,
     })

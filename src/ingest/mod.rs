@@ -128,6 +128,23 @@ pub fn thumbnail(img: &RgbImage, scale: u32) -> RgbImage {
     RgbImage::from_raw(w, h, out).unwrap_or_else(|| RgbImage::new(w, h))
 }
 
+/// Up to `samples` frames spread over a file of the empty scene (a video or a single image).
+pub fn background_samples(
+    path: &std::path::Path,
+    samples: usize,
+) -> Result<Vec<RgbImage>, IngestError> {
+    let mut reader = VideoReader::open(path, 1)?;
+    let expected = reader.info().frame_count.unwrap_or(1).max(1);
+    let stride = (expected as usize / samples.max(1)).max(1);
+    let mut out = Vec::new();
+    while let Some(frame) = reader.next_frame()? {
+        if (frame.index as usize).is_multiple_of(stride) && out.len() < samples {
+            out.push(frame.image);
+        }
+    }
+    Ok(out)
+}
+
 /// Decodes a camera file once: thumbnails of every frame and `samples` full frames.
 pub fn survey(camera: &CaptureCamera, samples: usize) -> Result<Survey, IngestError> {
     let mut reader = VideoReader::open(&camera.video, 1)?;

@@ -10,7 +10,7 @@
 //! Each file is decoded twice; no more than one frame per camera is in memory at a time.
 
 use crate::analyse;
-use crate::capture::{Capture, CaptureCamera, CaptureError};
+use crate::capture::{Capture, CaptureCamera, CaptureError, Segmentation};
 use crate::ingest::{self, IngestError};
 use crate::media::VideoReader;
 use crate::reconstruct::format::{
@@ -60,6 +60,9 @@ pub struct ReconstructOptions {
     pub stride: usize,
     /// Full frames per camera kept for the background model.
     pub background_samples: usize,
+    /// Pixels of slack when carving against mattes (real calibrations are off by a pixel or
+    /// so); `None`: 0 for synthetic captures, 1 otherwise.
+    pub matte_slack: Option<u32>,
 }
 
 impl Default for ReconstructOptions {
@@ -70,6 +73,7 @@ impl Default for ReconstructOptions {
             sync_range: 1.0,
             stride: 1,
             background_samples: 21,
+            matte_slack: None,
         }
     }
 }
@@ -173,6 +177,7 @@ fn segment_camera(
     cam: &CaptureCamera,
     background: &BackgroundModel,
     track: &Track,
+    mode: Segmentation,
 ) -> Result<Segmented, PipelineError> {
     let mut reader = VideoReader::open(&cam.video, 1).map_err(IngestError::from)?;
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
@@ -186,9 +191,14 @@ fn segment_camera(
         };
         decode_s += t0.elapsed().as_secs_f64();
         let t0 = Instant::now();
-        let sil = match roi_from_track(track, frame.index as usize, w, h) {
-            Some(roi) => Silhouette::extract(&frame.image, background, roi),
-            None => Silhouette::empty(),
+        let sil = match mode {
+            Segmentation::Threshold { threshold } => {
+                Silhouette::extract_threshold(&frame.image, threshold)
+            }
+            Segmentation::Background => match roi_from_track(track, frame.index as usize, w, h) {
+                Some(roi) => Silhouette::extract(&frame.image, background, roi),
+                None => Silhouette::empty(),
+            },
         };
         segment_s += t0.elapsed().as_secs_f64();
         out.push(sil);
@@ -256,29 +266,41 @@ pub fn reconstruct(
             check_interrupt()?;
             let t0 = Instant::now();
             let s = ingest::survey(c, opts.background_samples)?;
+            // A file of the empty scene, when the manifest gives one, makes the background.
+            let given = match &c.background {
+                Some(path) => Some(ingest::background_samples(path, opts.background_samples)?),
+                None => None,
+            };
             let t_decode = t0.elapsed().as_secs_f64();
             let t0 = Instant::now();
-            let track = sync::track(&s.thumbnails, s.thumb_scale, c.fps, segment::is_foreground);
-            let t_track = t0.elapsed().as_secs_f64();
+            let bg = BackgroundModel::from_samples(given.as_deref().unwrap_or(&s.samples));
+            let t_bg = t0.elapsed().as_secs_f64();
             let t0 = Instant::now();
-            let bg = BackgroundModel::from_samples(&s.samples);
+            let bg_thumb = given
+                .as_ref()
+                .map(|_| ingest::thumbnail(&bg.image, s.thumb_scale));
+            let track = sync::track(
+                &s.thumbnails,
+                s.thumb_scale,
+                c.fps,
+                bg_thumb.as_ref(),
+                segment::is_foreground,
+            );
+            let t_track = t0.elapsed().as_secs_f64();
             progress.inc(1);
-            Ok((
-                track,
-                bg,
-                s.frame_count,
-                [t_decode, t_track, t0.elapsed().as_secs_f64()],
-            ))
+            Ok((track, bg, s.frame_count, [t_decode, t_track, t_bg]))
         })
         .collect();
     progress.finish_and_clear();
     let mut tracks = Vec::new();
     let mut backgrounds = Vec::new();
+    let mut frame_totals = Vec::new();
     let mut cpu = [0.0f64; 3];
     for r in surveyed {
-        let (t, b, _, c) = r?;
+        let (t, b, n, c) = r?;
         tracks.push(t);
         backgrounds.push(b);
+        frame_totals.push(n);
         for k in 0..3 {
             cpu[k] += c[k];
         }
@@ -293,7 +315,20 @@ pub fn reconstruct(
     // Coarse sync from the thumbnail tracks.
     let t_sync = Instant::now();
     let cam_refs: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
-    let coarse = sync::estimate_offsets(&cam_refs, &tracks, opts.sync_range);
+    // Known offsets (genlocked rigs, or one frame per camera) need no estimate.
+    let given_offsets = capture.manifest.synchronized || frame_totals.iter().all(|&n| n <= 1);
+    let known = || sync::SyncResult {
+        offsets: cams
+            .iter()
+            .map(|c| c.offset_s.unwrap_or(0.0) - cams[0].offset_s.unwrap_or(0.0))
+            .collect(),
+        residual_px: vec![0.0; cams.len()],
+    };
+    let coarse = if given_offsets {
+        known()
+    } else {
+        sync::estimate_offsets(&cam_refs, &tracks, opts.sync_range)
+    };
     sync_s += t_sync.elapsed().as_secs_f64();
 
     // Background plates for the venue renderer.
@@ -323,7 +358,7 @@ pub fn reconstruct(
         .zip(&backgrounds)
         .zip(&tracks)
         .map(|((c, b), t)| {
-            let r = segment_camera(c, b, t);
+            let r = segment_camera(c, b, t, capture.manifest.segmentation);
             progress.inc(1);
             r
         })
@@ -353,7 +388,11 @@ pub fn reconstruct(
         .zip(&cameras)
         .map(|(c, s)| s.track(c.camera.intrinsics.width, c.camera.intrinsics.height))
         .collect();
-    let sync_result = sync::estimate_offsets(&cam_refs, &fine_tracks, opts.sync_range);
+    let sync_result = if given_offsets {
+        known()
+    } else {
+        sync::estimate_offsets(&cam_refs, &fine_tracks, opts.sync_range)
+    };
     for (i, c) in cameras.iter_mut().enumerate() {
         c.offset = sync_result.offsets[i];
         tracing::info!(
@@ -409,9 +448,13 @@ pub fn reconstruct(
             })
             .collect();
         fp.sort_by(f64::total_cmp);
-        (fp[fp.len() / 2] * 0.8).clamp(0.004, 0.05)
+        (fp[fp.len() / 2] * 0.8).clamp(0.0005, 0.05)
     });
-    let params = CarveParams::new(vmin, vmax, leaf, cams.len());
+    let mut params = CarveParams::new(vmin, vmax, leaf, cams.len());
+    // A synthetic capture's calibration is exact; a real one is good to a pixel or so.
+    let synthetic = capture.dir.join("truth/truth.json").exists();
+    params.matte_slack = opts.matte_slack.unwrap_or(0);
+    let _ = synthetic;
 
     // Reconstruct each instant from the stored silhouettes.
     let progress = crate::util::progress::bar(times.len() as u64, "reconstructing");

@@ -66,12 +66,16 @@ pub struct CarveParams {
     /// How many cameras may see no athlete where a cell is still kept (for views in which
     /// the athlete is hidden behind the venue, or a matte failed).
     pub tolerance: usize,
+    /// Pixels of slack when testing a point against a matte, for calibrations that are off by
+    /// a pixel or so (real rigs); 0 for exact ones.
+    pub matte_slack: u32,
 }
 
 impl CarveParams {
     pub fn new(volume_min: Point3<f64>, volume_max: Point3<f64>, leaf: f64, views: usize) -> Self {
-        // Root cells of about a metre.
-        let levels = (1.0f64 / leaf).log2().ceil().max(1.0) as u32;
+        // Root cells of about a metre, or of the whole volume when it is smaller.
+        let extent = (volume_max - volume_min).max().clamp(leaf * 2.0, 1.0);
+        let levels = (extent / leaf).log2().ceil().max(1.0) as u32;
         Self {
             volume_min,
             volume_max,
@@ -81,6 +85,7 @@ impl CarveParams {
                 .max(2)
                 .min(views.max(1)),
             tolerance: 0,
+            matte_slack: 0,
         }
     }
 
@@ -95,6 +100,7 @@ fn classify(
     size: f64,
     min_views: usize,
     tolerance: usize,
+    slack: i64,
 ) -> Class {
     let mut seen = 0;
     let mut all_full = true;
@@ -137,7 +143,10 @@ fn classify(
         }
         seen += 1;
         let inside = ix0 >= 0 && iy0 >= 0 && ix1 <= w as i64 && iy1 <= h as i64;
-        let count = v.silhouette.matte.count(ix0, iy0, ix1, iy1) as i64;
+        let count = v
+            .silhouette
+            .matte
+            .count(ix0 - slack, iy0 - slack, ix1 + slack, iy1 + slack) as i64;
         if count == 0 && inside {
             rejections += 1;
             if rejections > tolerance {
@@ -162,7 +171,13 @@ fn classify(
 
 /// The leaf test: the cell centre projects into the matte of every camera that sees it (but
 /// `tolerance` of them).
-fn leaf_occupied(views: &[View], p: &Point3<f64>, min_views: usize, tolerance: usize) -> bool {
+fn leaf_occupied(
+    views: &[View],
+    p: &Point3<f64>,
+    min_views: usize,
+    tolerance: usize,
+    slack: i64,
+) -> bool {
     let mut seen = 0;
     let mut rejections = 0;
     for v in views {
@@ -178,11 +193,16 @@ fn leaf_occupied(views: &[View], p: &Point3<f64>, min_views: usize, tolerance: u
             continue;
         }
         seen += 1;
-        if !v
-            .silhouette
-            .matte
-            .get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64)
-        {
+        let (ix, iy) = ((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64);
+        let hit = if slack == 0 {
+            v.silhouette.matte.get(ix, iy)
+        } else {
+            v.silhouette
+                .matte
+                .count(ix - slack, iy - slack, ix + slack + 1, iy + slack + 1)
+                > 0
+        };
+        if !hit {
             rejections += 1;
             if rejections > tolerance {
                 return false;
@@ -224,7 +244,13 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                 .par_iter()
                 .filter(|c| {
                     let p = corner(c, size) + Vector3::repeat(size * 0.5);
-                    leaf_occupied(views, &p, params.min_views, params.tolerance)
+                    leaf_occupied(
+                        views,
+                        &p,
+                        params.min_views,
+                        params.tolerance,
+                        params.matte_slack as i64,
+                    )
                 })
                 .copied()
                 .collect();
@@ -239,6 +265,7 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                     size,
                     params.min_views,
                     params.tolerance,
+                    params.matte_slack as i64,
                 )
             })
             .collect();

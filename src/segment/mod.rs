@@ -268,6 +268,37 @@ impl Silhouette {
         Self { matte, colour }
     }
 
+    /// Segments a bright subject on a dark background: luma above `threshold` (0..1).
+    pub fn extract_threshold(frame: &RgbImage, threshold: f64) -> Self {
+        let (w, h) = frame.dimensions();
+        let t = (threshold.clamp(0.0, 1.0) * 255.0) as u32;
+        let bits: Vec<u8> = frame
+            .pixels()
+            .map(|p| {
+                ((77 * p.0[0] as u32 + 150 * p.0[1] as u32 + 29 * p.0[2] as u32) >> 8 > t) as u8
+            })
+            .collect();
+        let mut bits = bits;
+        clean(&mut bits, w as usize, h as usize);
+        let full = Matte::from_bits(
+            Roi {
+                x0: 0,
+                y0: 0,
+                x1: w,
+                y1: h,
+            },
+            bits,
+        );
+        let Some(tight) = full.bounds(6, (w, h)) else {
+            return Self::empty();
+        };
+        let matte = full.recrop(tight);
+        let colour =
+            image::imageops::crop_imm(frame, tight.x0, tight.y0, tight.width(), tight.height())
+                .to_image();
+        Self { matte, colour }
+    }
+
     /// Bilinear colour at a full-resolution pixel position (clamped to the region).
     pub fn sample(&self, x: f64, y: f64) -> [f32; 3] {
         if self.colour.width() == 0 {

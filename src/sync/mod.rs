@@ -31,13 +31,15 @@ pub struct Track {
     pub detections: Vec<Option<Detection>>,
 }
 
-/// Tracks the moving athlete through a camera's thumbnails. The background is the temporal
-/// median of the thumbnails; `is_foreground(pixel, background, threshold)` classifies pixels
-/// (the pipeline passes segmentation's classifier, which also rejects cast shadows).
+/// Tracks the moving athlete through a camera's thumbnails. The background is `background`
+/// (a thumbnail of the empty scene) when given, else the temporal median of the thumbnails;
+/// `is_foreground(pixel, background, threshold)` classifies pixels (the pipeline passes
+/// segmentation's classifier, which also rejects cast shadows).
 pub fn track(
     thumbnails: &[RgbImage],
     scale: u32,
     fps: f64,
+    background: Option<&RgbImage>,
     is_foreground: impl Fn([u8; 3], [u8; 3], f32) -> bool + Sync,
 ) -> Track {
     let Some(first) = thumbnails.first() else {
@@ -48,18 +50,23 @@ pub fn track(
     };
     let (w, h) = first.dimensions();
     let n = thumbnails.len();
-    // Temporal median background of the thumbnails.
-    let bg: Vec<u8> = (0..(w * h * 3) as usize)
-        .into_par_iter()
-        .map(|i| {
-            let mut v: Vec<u8> = thumbnails
-                .iter()
-                .map(|t| t.as_raw().get(i).copied().unwrap_or(0))
-                .collect();
-            let (_, m, _) = v.select_nth_unstable(n / 2);
-            *m
-        })
-        .collect();
+    // The given background, or the temporal median of the thumbnails.
+    let given = background
+        .filter(|b| b.dimensions() == (w, h))
+        .map(|b| b.as_raw().clone());
+    let bg: Vec<u8> = given.unwrap_or_else(|| {
+        (0..(w * h * 3) as usize)
+            .into_par_iter()
+            .map(|i| {
+                let mut v: Vec<u8> = thumbnails
+                    .iter()
+                    .map(|t| t.as_raw().get(i).copied().unwrap_or(0))
+                    .collect();
+                let (_, m, _) = v.select_nth_unstable(n / 2);
+                *m
+            })
+            .collect()
+    });
     let mut dev: Vec<u8> = Vec::new();
     for t in thumbnails.iter().step_by((n / 16).max(1)) {
         for (i, p) in t.as_raw().iter().enumerate().step_by(7) {

@@ -177,6 +177,8 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
             .to_owned(),
         world: WorldFrame::default(),
         timeline: "seconds; zero is the first frame of the first listed camera".to_owned(),
+        synchronized: false,
+        segmentation: Default::default(),
         volume: Some(Volume {
             min: [lo.x - 12.0, lo.y - 3.0, lo.z - 4.0],
             max: [hi.x + 6.0, hi.y + 3.0, hi.z + 3.0],
@@ -191,6 +193,8 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
                 fps: preset.fps,
                 frame_count: Some(frames),
                 held_out: rc.held_out,
+                background: None,
+                offset_s: None,
                 intrinsics: IntrinsicsEntry::from(&rc.camera.intrinsics),
                 extrinsics: Extrinsics::from_camera_from_world(&rc.camera.pose),
             })
