@@ -431,11 +431,15 @@ pub fn reconstruct(
     let (vmin, vmax) = match capture.manifest.volume {
         Some(v) => (v.min(), v.max()),
         None => {
+            // Around where the cameras look, half their typical distance each way.
             let c = rig_focus(&cams);
-            (
-                c - Vector3::new(20.0, 20.0, 10.0),
-                c + Vector3::new(20.0, 20.0, 10.0),
-            )
+            let mut d: Vec<f64> = cams
+                .iter()
+                .map(|k| (k.camera.centre() - c).norm())
+                .collect();
+            d.sort_by(f64::total_cmp);
+            let r = 0.5 * d[d.len() / 2];
+            (c - Vector3::repeat(r), c + Vector3::repeat(r))
         }
     };
     let centre = nalgebra::center(&vmin, &vmax);

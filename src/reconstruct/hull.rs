@@ -133,6 +133,9 @@ fn classify(
             }
         }
         if behind {
+            // The cell reaches behind this camera: undecided at this size, but not outside.
+            seen += 1;
+            all_full = false;
             continue;
         }
         // Pixel centres at integers: the box covers pixels round(x0)..=round(x1).
@@ -259,6 +262,14 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
         let classes: Vec<Class> = cells
             .par_iter()
             .map(|c| {
+                // Root cells may reach past the volume; what lies beyond it is not searched.
+                let lo = corner(c, size);
+                if lo.x >= params.volume_max.x
+                    || lo.y >= params.volume_max.y
+                    || lo.z >= params.volume_max.z
+                {
+                    return Class::Empty;
+                }
                 classify(
                     views,
                     &corner(c, size),
@@ -269,6 +280,16 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                 )
             })
             .collect();
+        if std::env::var_os("R360_DEBUG_CARVE").is_some() {
+            let n = |k: Class| classes.iter().filter(|&&c| c == k).count();
+            eprintln!(
+                "level {level} size {size:.4}: {} cells, {} empty, {} full, {} partial",
+                cells.len(),
+                n(Class::Empty),
+                n(Class::Full),
+                n(Class::Partial)
+            );
+        }
         let mut next = Vec::new();
         for (c, class) in cells.iter().zip(classes) {
             match class {
