@@ -1,9 +1,9 @@
 //! Ingest: opens the capture's camera files and streams their frames.
 //!
 //! Files are decoded as streams, one frame at a time ([`crate::media::VideoReader`]); a whole
-//! video is never held in memory. [`survey`] is the first pass: it keeps only a small thumbnail
-//! per frame (for the coarse sync track and the segmentation's region of interest) and a handful
-//! of full-resolution frames spread over the clip (for the background model).
+//! video is never held in memory. [`sample_frames`] takes a handful of frames spread over a clip
+//! for its background model, from the keyframes alone when there are enough, so each file is
+//! decoded in full only once (by the segmentation pass).
 
 use crate::capture::{Capture, CaptureCamera};
 use crate::media::{MediaError, VideoReader};
@@ -78,20 +78,6 @@ pub fn select_cameras(
     Ok(chosen)
 }
 
-/// What one pass over a camera file leaves behind.
-pub struct Survey {
-    pub camera_id: String,
-    pub frame_count: u64,
-    /// Presentation time of each frame (s from the stream start), when known.
-    pub pts: Vec<Option<f64>>,
-    /// Small RGB thumbnails (box-filtered), one per frame.
-    pub thumbnails: Vec<RgbImage>,
-    /// Thumbnail pixels per full-resolution pixel is `1 / thumb_scale`.
-    pub thumb_scale: u32,
-    /// Full-resolution frames spread evenly over the clip.
-    pub samples: Vec<RgbImage>,
-}
-
 /// Thumbnail scale so thumbnails are at most ~320 pixels wide.
 pub fn thumb_scale(width: u32) -> u32 {
     width.div_ceil(320).max(1)
@@ -145,10 +131,56 @@ pub fn background_samples(
     Ok(out)
 }
 
-/// Decodes a camera file once: thumbnails of every frame and `samples` full frames.
-pub fn survey(camera: &CaptureCamera, samples: usize) -> Result<Survey, IngestError> {
+/// Up to `samples` frames spread over a camera's clip for its background model. Keyframes are
+/// used when the file has at least seven (then only they are decoded); otherwise the whole file
+/// is decoded and sampled evenly.
+pub fn sample_frames(camera: &CaptureCamera, samples: usize) -> Result<Vec<RgbImage>, IngestError> {
+    let mut reader = VideoReader::open_keyframes(&camera.video)?;
+    check_size(camera, &reader)?;
+    let mut keys = Vec::new();
+    while let Some(f) = reader.next_frame()? {
+        keys.push(f.image);
+        if keys.len() > 4 * samples.max(1) {
+            // Thin out evenly to bound memory on very long files.
+            keys = keys.into_iter().step_by(2).collect();
+        }
+    }
+    if keys.len() >= 7 {
+        let step = (keys.len() as f64 / samples.max(1) as f64).max(1.0);
+        let picked = (0..samples.min(keys.len()))
+            .map(|i| ((i as f64 * step) as usize).min(keys.len() - 1))
+            .collect::<std::collections::BTreeSet<_>>();
+        return Ok(keys
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| picked.contains(i))
+            .map(|(_, f)| f)
+            .collect());
+    }
     let mut reader = VideoReader::open(&camera.video, 1)?;
-    let info = reader.info().clone();
+    let expected = camera
+        .frame_count
+        .or(reader.info().frame_count)
+        .unwrap_or(1)
+        .max(1);
+    let stride = (expected as usize / samples.max(1)).max(1);
+    let mut out = Vec::new();
+    while let Some(frame) = reader.next_frame()? {
+        if frame.index as usize % stride == stride / 2 && out.len() < samples {
+            out.push(frame.image);
+        }
+    }
+    if out.is_empty() {
+        return Err(IngestError::Empty {
+            camera: camera.id.clone(),
+            path: camera.video.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn check_size(camera: &CaptureCamera, reader: &VideoReader) -> Result<(), IngestError> {
+    let info = reader.info();
     let want = (
         camera.camera.intrinsics.width,
         camera.camera.intrinsics.height,
@@ -163,30 +195,5 @@ pub fn survey(camera: &CaptureCamera, samples: usize) -> Result<Survey, IngestEr
             want_h: want.1,
         });
     }
-    let expected = camera.frame_count.or(info.frame_count).unwrap_or(0).max(1);
-    let scale = thumb_scale(info.width);
-    let stride = (expected as usize / samples.max(1)).max(1);
-    let mut out = Survey {
-        camera_id: camera.id.clone(),
-        frame_count: 0,
-        pts: Vec::new(),
-        thumbnails: Vec::new(),
-        thumb_scale: scale,
-        samples: Vec::new(),
-    };
-    while let Some(frame) = reader.next_frame()? {
-        out.thumbnails.push(thumbnail(&frame.image, scale));
-        out.pts.push(frame.pts_seconds);
-        if frame.index as usize % stride == stride / 2 && out.samples.len() < samples {
-            out.samples.push(frame.image);
-        }
-        out.frame_count += 1;
-    }
-    if out.frame_count == 0 {
-        return Err(IngestError::Empty {
-            camera: camera.id.clone(),
-            path: camera.video.clone(),
-        });
-    }
-    Ok(out)
+    Ok(())
 }

@@ -50,6 +50,13 @@ pub struct VideoReader {
 unsafe impl Send for VideoReader {}
 
 impl VideoReader {
+    /// Opens `path` decoding only its keyframes: a cheap, even sample of a long file.
+    pub fn open_keyframes(path: &Path) -> Result<Self, MediaError> {
+        let mut r = Self::open(path, 1)?;
+        r.decoder.skip_frame(ff::codec::discard::Discard::NonKey);
+        Ok(r)
+    }
+
     /// Opens `path`. `threads` is FFmpeg's decoder thread count (0 lets FFmpeg choose).
     pub fn open(path: &Path, threads: usize) -> Result<Self, MediaError> {
         init();

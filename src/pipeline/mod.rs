@@ -86,9 +86,6 @@ pub struct ReconstructReport {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// A camera after the survey: its coarse track, background model, frame count and the CPU
-/// seconds spent in [ingest, sync, segment].
-type Surveyed = (Track, BackgroundModel, u64, [f64; 3]);
 /// A camera after the segmentation pass: its silhouettes and CPU seconds decoding and matting.
 type Segmented = (Vec<Silhouette>, f64, f64);
 
@@ -157,31 +154,34 @@ impl CameraSilhouettes {
     }
 }
 
-/// Region of interest for frame `k` from the coarse thumbnail track.
-fn roi_from_track(track: &Track, k: usize, width: u32, height: u32) -> Option<Roi> {
-    let d = track.detections.get(k).copied().flatten()?;
+/// Region of interest around a thumbnail detection, in full-resolution pixels.
+fn roi_around(d: &sync::Detection, width: u32, height: u32) -> Roi {
     let [x0, y0, x1, y1] = d.bbox;
     let margin = 0.35 * (x1 - x0).max(y1 - y0) + 16.0;
     let (w, h) = (width as f64, height as f64);
-    Some(Roi {
+    Roi {
         x0: (x0 - margin).clamp(0.0, w) as u32,
         y0: (y0 - margin).clamp(0.0, h) as u32,
         x1: (x1 + margin).clamp(0.0, w) as u32,
         y1: (y1 + margin).clamp(0.0, h) as u32,
-    })
+    }
 }
 
-/// Second decoding pass: the athlete's silhouette in every frame of one camera.
+/// The single full decoding pass over one camera: per frame, a thumbnail locates the athlete
+/// against the background's thumbnail, then the full-resolution matte is made around it.
 /// Returns the silhouettes and the CPU seconds spent decoding and segmenting.
 fn segment_camera(
     cam: &CaptureCamera,
     background: &BackgroundModel,
-    track: &Track,
     mode: Segmentation,
 ) -> Result<Segmented, PipelineError> {
     let mut reader = VideoReader::open(&cam.video, 1).map_err(IngestError::from)?;
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
-    let mut out = Vec::with_capacity(track.detections.len());
+    let scale = ingest::thumb_scale(w);
+    let bg_thumb = ingest::thumbnail(&background.image, scale);
+    // Box-filtering s x s pixels divides the noise by s.
+    let thumb_threshold = (4.0 * background.sigma / scale as f32).max(9.0);
+    let mut out = Vec::new();
     let (mut decode_s, mut segment_s) = (0.0, 0.0);
     loop {
         check_interrupt()?;
@@ -195,13 +195,29 @@ fn segment_camera(
             Segmentation::Threshold { threshold } => {
                 Silhouette::extract_threshold(&frame.image, threshold)
             }
-            Segmentation::Background => match roi_from_track(track, frame.index as usize, w, h) {
-                Some(roi) => Silhouette::extract(&frame.image, background, roi),
-                None => Silhouette::empty(),
-            },
+            Segmentation::Background => {
+                let thumb = ingest::thumbnail(&frame.image, scale);
+                match sync::detect(
+                    &thumb,
+                    bg_thumb.as_raw(),
+                    thumb_threshold,
+                    scale,
+                    &segment::is_foreground,
+                ) {
+                    Some(d) => Silhouette::extract(&frame.image, background, roi_around(&d, w, h)),
+                    None => Silhouette::empty(),
+                }
+            }
         };
         segment_s += t0.elapsed().as_secs_f64();
         out.push(sil);
+    }
+    if out.is_empty() {
+        return Err(IngestError::Empty {
+            camera: cam.id.clone(),
+            path: cam.video.clone(),
+        }
+        .into());
     }
     Ok((out, decode_s, segment_s))
 }
@@ -256,80 +272,41 @@ pub fn reconstruct(
     std::fs::create_dir_all(root.join("frames")).map_err(io(&root.join("frames")))?;
     std::fs::create_dir_all(root.join("backgrounds")).map_err(io(&root.join("backgrounds")))?;
 
-    // Pass 1: survey every camera (thumbnails for sync, samples for the background).
-    let t_ingest = Instant::now();
-    let progress = crate::util::progress::bar(cams.len() as u64, "surveying cameras");
-    // CPU seconds per stage inside the parallel survey: [ingest, sync, segment].
-    let surveyed: Vec<Result<Surveyed, PipelineError>> = cams
+    // Pass 1: each camera's background model, from the empty-scene file the manifest gives or
+    // from frames spread over the clip (keyframes when there are enough: no full decode).
+    let t_bg_pass = Instant::now();
+    let progress = crate::util::progress::bar(cams.len() as u64, "background models");
+    let modelled: Vec<Result<(BackgroundModel, f64, f64), PipelineError>> = cams
         .par_iter()
         .map(|c| {
             check_interrupt()?;
             let t0 = Instant::now();
-            let s = ingest::survey(c, opts.background_samples)?;
-            // A file of the empty scene, when the manifest gives one, makes the background.
-            let given = match &c.background {
-                Some(path) => Some(ingest::background_samples(path, opts.background_samples)?),
-                None => None,
+            let samples = match &c.background {
+                Some(path) => ingest::background_samples(path, opts.background_samples)?,
+                None => ingest::sample_frames(c, opts.background_samples)?,
             };
             let t_decode = t0.elapsed().as_secs_f64();
             let t0 = Instant::now();
-            let bg = BackgroundModel::from_samples(given.as_deref().unwrap_or(&s.samples));
-            let t_bg = t0.elapsed().as_secs_f64();
-            let t0 = Instant::now();
-            let bg_thumb = given
-                .as_ref()
-                .map(|_| ingest::thumbnail(&bg.image, s.thumb_scale));
-            let track = sync::track(
-                &s.thumbnails,
-                s.thumb_scale,
-                c.fps,
-                bg_thumb.as_ref(),
-                segment::is_foreground,
-            );
-            let t_track = t0.elapsed().as_secs_f64();
+            let bg = BackgroundModel::from_samples(&samples);
             progress.inc(1);
-            Ok((track, bg, s.frame_count, [t_decode, t_track, t_bg]))
+            Ok((bg, t_decode, t0.elapsed().as_secs_f64()))
         })
         .collect();
     progress.finish_and_clear();
-    let mut tracks = Vec::new();
     let mut backgrounds = Vec::new();
-    let mut frame_totals = Vec::new();
-    let mut cpu = [0.0f64; 3];
-    for r in surveyed {
-        let (t, b, n, c) = r?;
-        tracks.push(t);
+    let (mut decode_cpu, mut model_cpu) = (0.0, 0.0);
+    for r in modelled {
+        let (b, d, m) = r?;
         backgrounds.push(b);
-        frame_totals.push(n);
-        for k in 0..3 {
-            cpu[k] += c[k];
-        }
+        decode_cpu += d;
+        model_cpu += m;
     }
-    // Wall time of the parallel survey, shared out by each stage's CPU time.
-    let survey_wall = t_ingest.elapsed().as_secs_f64();
-    let cpu_total = cpu.iter().sum::<f64>().max(1e-9);
-    let mut ingest_s = survey_wall * cpu[0] / cpu_total;
-    let mut sync_s = survey_wall * cpu[1] / cpu_total;
-    let mut segment_s = survey_wall * cpu[2] / cpu_total;
-
-    // Coarse sync from the thumbnail tracks.
-    let t_sync = Instant::now();
-    let cam_refs: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
-    // Known offsets (genlocked rigs, or one frame per camera) need no estimate.
-    let given_offsets = capture.manifest.synchronized || frame_totals.iter().all(|&n| n <= 1);
-    let known = || sync::SyncResult {
-        offsets: cams
-            .iter()
-            .map(|c| c.offset_s.unwrap_or(0.0) - cams[0].offset_s.unwrap_or(0.0))
-            .collect(),
-        residual_px: vec![0.0; cams.len()],
-    };
-    let coarse = if given_offsets {
-        known()
-    } else {
-        sync::estimate_offsets(&cam_refs, &tracks, opts.sync_range)
-    };
-    sync_s += t_sync.elapsed().as_secs_f64();
+    // Wall time of the parallel pass, shared out by each stage's CPU time.
+    let wall = t_bg_pass.elapsed().as_secs_f64();
+    let share = decode_cpu / (decode_cpu + model_cpu).max(1e-9);
+    let mut ingest_s = wall * share;
+    let mut segment_s = wall * (1.0 - share);
+    let mut sync_s = 0.0;
 
     // Background plates for the venue renderer.
     let t_bg = Instant::now();
@@ -350,15 +327,15 @@ pub fn reconstruct(
     }
     segment_s += t_bg.elapsed().as_secs_f64();
 
-    // Pass 2: silhouettes of every frame.
+    // Pass 2: every frame decoded once; the athlete found in a thumbnail, then matted at full
+    // resolution around it and kept as a silhouette.
     let t_seg = Instant::now();
     let progress = crate::util::progress::bar(cams.len() as u64, "segmenting cameras");
     let segmented: Vec<Result<Segmented, PipelineError>> = cams
         .par_iter()
         .zip(&backgrounds)
-        .zip(&tracks)
-        .map(|((c, b), t)| {
-            let r = segment_camera(c, b, t, capture.manifest.segmentation);
+        .map(|(c, b)| {
+            let r = segment_camera(c, b, capture.manifest.segmentation);
             progress.inc(1);
             r
         })
@@ -372,7 +349,7 @@ pub fn reconstruct(
         segment_cpu += s;
         cameras.push(CameraSilhouettes {
             fps: cams[i].fps,
-            offset: coarse.offsets[i],
+            offset: 0.0,
             frames,
         });
     }
@@ -381,25 +358,34 @@ pub fn reconstruct(
     ingest_s += seg_wall * share;
     segment_s += seg_wall * (1.0 - share);
 
-    // Fine sync from full-resolution silhouette centroids, searched around the coarse result.
+    // Sync from full-resolution silhouette centroids; known offsets (genlocked rigs, or one
+    // frame per camera) need no estimate.
     let t_sync = Instant::now();
-    let fine_tracks: Vec<Track> = cams
+    let cam_refs: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
+    let given_offsets =
+        capture.manifest.synchronized || cameras.iter().all(|c| c.frames.len() <= 1);
+    let tracks: Vec<Track> = cams
         .iter()
         .zip(&cameras)
         .map(|(c, s)| s.track(c.camera.intrinsics.width, c.camera.intrinsics.height))
         .collect();
     let sync_result = if given_offsets {
-        known()
+        sync::SyncResult {
+            offsets: cams
+                .iter()
+                .map(|c| c.offset_s.unwrap_or(0.0) - cams[0].offset_s.unwrap_or(0.0))
+                .collect(),
+            residual_px: vec![0.0; cams.len()],
+        }
     } else {
-        sync::estimate_offsets(&cam_refs, &fine_tracks, opts.sync_range)
+        sync::estimate_offsets(&cam_refs, &tracks, opts.sync_range)
     };
     for (i, c) in cameras.iter_mut().enumerate() {
         c.offset = sync_result.offsets[i];
         tracing::info!(
-            "sync: {} starts at {:+.4} s (coarse {:+.4} s, residual {:.2} px)",
+            "sync: {} starts at {:+.4} s (residual {:.2} px)",
             cams[i].id,
             c.offset,
-            coarse.offsets[i],
             sync_result.residual_px[i]
         );
     }

@@ -1,7 +1,7 @@
 //! Sync: each camera's start offset on the common timeline, estimated from the footage.
 //!
-//! From each camera's thumbnails we track the athlete's image centroid over time (a coarse
-//! foreground detection against a temporal-median background). For a candidate offset, the
+//! Each camera's track is the athlete's silhouette centroid per frame (from segmentation;
+//! [`detect`] finds the athlete in a thumbnail to place the full-resolution matte). For a candidate offset, the
 //! centroid seen by one camera must lie on the epipolar line of the centroid another camera saw
 //! at the same instant (tracks are interpolated between frames, so offsets come out sub-frame).
 //! Each camera's offset minimises a robust epipolar cost, first against the reference camera,
@@ -31,113 +31,71 @@ pub struct Track {
     pub detections: Vec<Option<Detection>>,
 }
 
-/// Tracks the moving athlete through a camera's thumbnails. The background is `background`
-/// (a thumbnail of the empty scene) when given, else the temporal median of the thumbnails;
-/// `is_foreground(pixel, background, threshold)` classifies pixels (the pipeline passes
-/// segmentation's classifier, which also rejects cast shadows).
-pub fn track(
-    thumbnails: &[RgbImage],
+/// The athlete in one thumbnail against a background thumbnail (same size, RGB, row-major):
+/// the centroid and box of the foreground pixels that have at least two foreground
+/// 4-neighbours (isolated noise is ignored), in full-resolution pixels.
+pub fn detect(
+    thumb: &RgbImage,
+    bg: &[u8],
+    threshold: f32,
     scale: u32,
-    fps: f64,
-    background: Option<&RgbImage>,
-    is_foreground: impl Fn([u8; 3], [u8; 3], f32) -> bool + Sync,
-) -> Track {
-    let Some(first) = thumbnails.first() else {
-        return Track {
-            fps,
-            detections: Vec::new(),
-        };
+    is_foreground: &(impl Fn([u8; 3], [u8; 3], f32) -> bool + Sync),
+) -> Option<Detection> {
+    let (w, h) = thumb.dimensions();
+    let raw = thumb.as_raw();
+    if bg.len() != raw.len() {
+        return None;
+    }
+    let s = scale as f64;
+    let fg = |x: i64, y: i64| {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+            return false;
+        }
+        let i = (y as u32 * w + x as u32) as usize * 3;
+        is_foreground(
+            [raw[i], raw[i + 1], raw[i + 2]],
+            [bg[i], bg[i + 1], bg[i + 2]],
+            threshold,
+        )
     };
-    let (w, h) = first.dimensions();
-    let n = thumbnails.len();
-    // The given background, or the temporal median of the thumbnails.
-    let given = background
-        .filter(|b| b.dimensions() == (w, h))
-        .map(|b| b.as_raw().clone());
-    let bg: Vec<u8> = given.unwrap_or_else(|| {
-        (0..(w * h * 3) as usize)
-            .into_par_iter()
-            .map(|i| {
-                let mut v: Vec<u8> = thumbnails
-                    .iter()
-                    .map(|t| t.as_raw().get(i).copied().unwrap_or(0))
-                    .collect();
-                let (_, m, _) = v.select_nth_unstable(n / 2);
-                *m
-            })
-            .collect()
-    });
-    let mut dev: Vec<u8> = Vec::new();
-    for t in thumbnails.iter().step_by((n / 16).max(1)) {
-        for (i, p) in t.as_raw().iter().enumerate().step_by(7) {
-            dev.push(p.abs_diff(bg[i]));
+    let (mut sx, mut sy, mut cnt) = (0.0, 0.0, 0usize);
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            if !fg(x, y) {
+                continue;
+            }
+            let nb = [(1, 0), (-1, 0), (0, 1), (0, -1)]
+                .iter()
+                .filter(|(dx, dy)| fg(x + dx, y + dy))
+                .count();
+            if nb < 2 {
+                continue;
+            }
+            sx += x as f64;
+            sy += y as f64;
+            cnt += 1;
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
         }
     }
-    let sigma = if dev.is_empty() {
-        2.0
-    } else {
-        let mid = dev.len() / 2;
-        *dev.select_nth_unstable(mid).1 as f32 * 1.4826
-    };
-    let thr = (5.0 * sigma).max(12.0);
-    let s = scale as f64;
-    let detections = thumbnails
-        .par_iter()
-        .map(|t| {
-            let raw = t.as_raw();
-            let fg = |x: i64, y: i64| {
-                if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
-                    return false;
-                }
-                let i = (y as u32 * w + x as u32) as usize * 3;
-                is_foreground(
-                    [raw[i], raw[i + 1], raw[i + 2]],
-                    [bg[i], bg[i + 1], bg[i + 2]],
-                    thr,
-                )
-            };
-            let (mut sx, mut sy, mut cnt) = (0.0, 0.0, 0usize);
-            let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-            for y in 0..h as i64 {
-                for x in 0..w as i64 {
-                    if !fg(x, y) {
-                        continue;
-                    }
-                    // Ignore isolated noise: need two foreground 4-neighbours.
-                    let nb = [(1, 0), (-1, 0), (0, 1), (0, -1)]
-                        .iter()
-                        .filter(|(dx, dy)| fg(x + dx, y + dy))
-                        .count();
-                    if nb < 2 {
-                        continue;
-                    }
-                    sx += x as f64;
-                    sy += y as f64;
-                    cnt += 1;
-                    x0 = x0.min(x);
-                    y0 = y0.min(y);
-                    x1 = x1.max(x);
-                    y1 = y1.max(y);
-                }
-            }
-            if cnt < 3 {
-                return None;
-            }
-            let to_full = |v: f64| (v + 0.5) * s - 0.5;
-            Some(Detection {
-                centroid: Pixel::new(to_full(sx / cnt as f64), to_full(sy / cnt as f64)),
-                area: cnt as f64 * s * s,
-                bbox: [
-                    x0 as f64 * s,
-                    y0 as f64 * s,
-                    (x1 + 1) as f64 * s,
-                    (y1 + 1) as f64 * s,
-                ],
-                clipped: x0 <= 0 || y0 <= 0 || x1 >= w as i64 - 1 || y1 >= h as i64 - 1,
-            })
-        })
-        .collect();
-    Track { fps, detections }
+    if cnt < 3 {
+        return None;
+    }
+    let to_full = |v: f64| (v + 0.5) * s - 0.5;
+    Some(Detection {
+        centroid: Pixel::new(to_full(sx / cnt as f64), to_full(sy / cnt as f64)),
+        area: cnt as f64 * s * s,
+        bbox: [
+            x0 as f64 * s,
+            y0 as f64 * s,
+            (x1 + 1) as f64 * s,
+            (y1 + 1) as f64 * s,
+        ],
+        clipped: x0 <= 0 || y0 <= 0 || x1 >= w as i64 - 1 || y1 >= h as i64 - 1,
+    })
 }
 
 /// Estimated offsets: `offsets[i]` is the common-timeline time of camera i's first frame.
@@ -169,52 +127,55 @@ fn pair(a: &Camera, b: &Camera) -> Pair {
     }
 }
 
-/// Undistorted normalised homogeneous coordinates of a track's centroid at a fractional frame.
-fn sample(track: &Track, cam: &Camera, frame: f64) -> Option<Vector3<f64>> {
+/// Each detection's centroid in undistorted normalised coordinates (`None` when missing or
+/// clipped by the image border), computed once per track.
+fn normalised(track: &Track, cam: &Camera) -> Vec<Option<(f64, f64)>> {
+    track
+        .detections
+        .iter()
+        .map(|d| {
+            d.filter(|d| !d.clipped)
+                .map(|d| cam.intrinsics.normalised_from_pixel(&d.centroid))
+        })
+        .collect()
+}
+
+/// Homogeneous normalised coordinates of the centroid at a fractional frame (linear between
+/// frames; lens distortion is close enough to linear over one frame's motion).
+fn sample(norm: &[Option<(f64, f64)>], frame: f64) -> Option<Vector3<f64>> {
     if frame < 0.0 {
         return None;
     }
     let k = frame.floor() as usize;
     let f = frame - k as f64;
-    let a = track.detections.get(k).copied().flatten()?;
-    let b = if f > 1e-9 {
-        track.detections.get(k + 1).copied().flatten()?
-    } else {
-        a
-    };
-    if a.clipped || b.clipped {
-        return None;
-    }
-    let p = Pixel::new(
-        a.centroid.x * (1.0 - f) + b.centroid.x * f,
-        a.centroid.y * (1.0 - f) + b.centroid.y * f,
-    );
-    let (x, y) = cam.intrinsics.normalised_from_pixel(&p);
-    Some(Vector3::new(x, y, 1.0))
+    let a = (*norm.get(k)?)?;
+    let b = if f > 1e-9 { (*norm.get(k + 1)?)? } else { a };
+    Some(Vector3::new(
+        a.0 * (1.0 - f) + b.0 * f,
+        a.1 * (1.0 - f) + b.1 * f,
+        1.0,
+    ))
 }
 
 /// Mean robust epipolar distance (pixels) between camera b (offset `ob`) and camera a
 /// (offset `oa`), with how many frames contributed.
 fn pair_cost(
     p: &Pair,
-    ta: &Track,
-    ca: &Camera,
+    na: &[Option<(f64, f64)>],
+    fa: f64,
     oa: f64,
-    tb: &Track,
-    cb: &Camera,
+    nb: &[Option<(f64, f64)>],
+    fb: f64,
     ob: f64,
 ) -> (f64, usize) {
     let mut sum = 0.0;
     let mut n = 0;
-    for (k, d) in tb.detections.iter().enumerate() {
-        if d.is_none() {
-            continue;
-        }
-        let t = ob + k as f64 / tb.fps;
-        let Some(xa) = sample(ta, ca, (t - oa) * ta.fps) else {
+    for (k, d) in nb.iter().enumerate() {
+        let Some(xb) = d.map(|(x, y)| Vector3::new(x, y, 1.0)) else {
             continue;
         };
-        let Some(xb) = sample(tb, cb, k as f64) else {
+        let t = ob + k as f64 / fb;
+        let Some(xa) = sample(na, (t - oa) * fa) else {
             continue;
         };
         let lb = p.essential * xa;
@@ -252,6 +213,8 @@ pub fn estimate_offsets(cameras: &[&Camera], tracks: &[Track], range: f64) -> Sy
     let pairs: Vec<Vec<Pair>> = (0..n)
         .map(|a| (0..n).map(|b| pair(cameras[a], cameras[b])).collect())
         .collect();
+    let norms: Vec<Vec<Option<(f64, f64)>>> =
+        (0..n).map(|i| normalised(&tracks[i], cameras[i])).collect();
     let min_frames = |b: usize| (tracks[b].detections.iter().flatten().count() / 4).max(6);
     for round in 0..3 {
         let current = offsets.clone();
@@ -269,11 +232,11 @@ pub fn estimate_offsets(cameras: &[&Camera], tracks: &[Track], range: f64) -> Sy
                     for &a in &partners {
                         let (c, cnt) = pair_cost(
                             &pairs[a][b],
-                            &tracks[a],
-                            cameras[a],
+                            &norms[a],
+                            tracks[a].fps,
                             current[a],
-                            &tracks[b],
-                            cameras[b],
+                            &norms[b],
+                            tracks[b].fps,
                             ob,
                         );
                         if cnt >= min_frames(b) && c.is_finite() {

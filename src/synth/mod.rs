@@ -124,6 +124,9 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
             let mut settings = EncoderSettings::new(preset.width, preset.height, preset.fps);
             settings.crf = preset.crf;
             settings.preset = "superfast".to_owned();
+            // A keyframe every 10 frames, as replay rigs record short-GOP: ingest builds the
+            // background model from keyframes alone.
+            settings.gop = 10;
             settings.threads = 1;
             let mut writer = VideoWriter::create(&video, settings)?;
             let mask_dir = root.join("truth/masks").join(&rc.id);
