@@ -153,6 +153,77 @@ fn tiny_capture_end_to_end() {
     if let Some(n) = ffprobe_frames(&dir.path().join("short.mp4")) {
         assert_eq!(n, 10, "0.4 s at 25 fps");
     }
+    // The same document as ProRes 422 HQ, as a PNG sequence with alpha, and in 9:16.
+    ok(&[
+        "render",
+        &d("short.ron"),
+        "--recon",
+        &d("rec"),
+        "--out",
+        &d("short.mov"),
+    ]);
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,profile,pix_fmt,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(dir.path().join("short.mov"))
+        .output();
+    if let Ok(p) = probe {
+        let s = String::from_utf8_lossy(&p.stdout);
+        assert!(
+            s.contains("prores")
+                && s.contains("HQ")
+                && s.contains("yuv422p10le")
+                && s.contains(",10"),
+            "ProRes: {s}"
+        );
+    }
+    ok(&[
+        "render",
+        &d("short.ron"),
+        "--recon",
+        &d("rec"),
+        "--out",
+        &d("short_png"),
+    ]);
+    let pngs: Vec<_> = std::fs::read_dir(dir.path().join("short_png"))
+        .expect("png folder")
+        .flatten()
+        .collect();
+    assert_eq!(pngs.len(), 10);
+    let first = image::open(dir.path().join("short_png/frame_00000.png"))
+        .expect("png")
+        .to_rgba8();
+    let transparent = first.pixels().filter(|p| p.0[3] == 0).count();
+    let opaque = first.pixels().filter(|p| p.0[3] == 255).count();
+    assert!(
+        transparent > first.pixels().len() / 2 && opaque > 0,
+        "alpha: {transparent} clear, {opaque} opaque"
+    );
+    ok(&[
+        "render",
+        &d("short.ron"),
+        "--recon",
+        &d("rec"),
+        "--out",
+        &d("vertical.mp4"),
+        "--vertical",
+        "--still",
+        &d("vertical.png"),
+    ]);
+    assert_eq!(
+        image::image_dimensions(dir.path().join("vertical.png")).expect("still"),
+        (180, 320)
+    );
+
     // The window, under a virtual display when one can be made.
     let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
     if xvfb {

@@ -141,6 +141,7 @@ fn request(show_venue: bool) -> FrameRequest {
         show_venue,
         venue_softness: 0.0,
         show_rig: true,
+        transparent: false,
     }
 }
 

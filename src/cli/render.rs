@@ -63,6 +63,7 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
         show_venue: !a.no_venue,
         venue_softness: 0.0,
         show_rig: false,
+        transparent: false,
     };
     let mut renderer = OffscreenRenderer::new(scene, request.clone(), w, h)?;
     let img = remap.apply(&renderer.render_one(&request)?);
@@ -76,9 +77,12 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
 pub struct RenderArgs {
     /// Sequence document (RON).
     pub scene: PathBuf,
-    /// Output MP4.
+    /// Output: FILE.mp4 (H.264), FILE.mov (ProRes 422 HQ) or a folder (PNG sequence with alpha).
     #[arg(long)]
     pub out: PathBuf,
+    /// A 9:16 version of the same shots (width and height swapped, re-framed).
+    #[arg(long)]
+    pub vertical: bool,
     /// Reconstruction directory (overrides the document's `reconstruction`).
     #[arg(long)]
     pub recon: Option<PathBuf>,
@@ -119,7 +123,12 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
     super::ensure_exists(&recon, "the reconstruction")?;
     let scene = r::load_scene(&recon).with_context(|| format!("loading {}", recon.display()))?;
     let views = seq.frames(&scene.context);
-    let settings = ExportSettings::new(seq.output.width, seq.output.height, seq.output.fps);
+    let mut settings = ExportSettings::new(seq.output.width, seq.output.height, seq.output.fps);
+    settings.format = export::ExportFormat::from_path(&a.out);
+    if a.vertical {
+        settings.width = seq.output.height.min(seq.output.width);
+        settings.height = seq.output.width.max(seq.output.height);
+    }
     let mut stills = Vec::new();
     if let (Some(t), Some(p)) = (a.still_at, &a.still) {
         let i = ((t * seq.output.fps).round() as usize).min(views.len().saturating_sub(1));

@@ -338,6 +338,7 @@ pub fn evaluate(
                         show_venue: true,
                         venue_softness: 0.0,
                         show_rig: false,
+                        transparent: false,
                     },
                 )
             })

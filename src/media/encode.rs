@@ -1,5 +1,6 @@
-//! H.264 (libx264) MP4 writer. Frames go in as RGB or RGBA; the file is written under a
-//! temporary name and renamed into place by [`VideoWriter::finish`].
+//! Video writer: H.264 (libx264) in MP4 for delivery, ProRes 422 HQ (prores_ks) in MOV for
+//! designers. Frames go in as RGB or RGBA; the file is written under a temporary name and
+//! renamed into place by [`VideoWriter::finish`].
 
 use super::{MediaError, init};
 use crate::util::AtomicFile;
@@ -8,8 +9,39 @@ use ff::software::scaling::{context::Context as Scaler, flag::Flags};
 use ffmpeg_next as ff;
 use std::path::{Path, PathBuf};
 
+/// The codec and container of an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// H.264 High profile, yuv420p, in MP4.
+    H264,
+    /// Apple ProRes 422 HQ, 10-bit 4:2:2, in QuickTime MOV.
+    ProRes422Hq,
+}
+
+impl Codec {
+    fn encoder(self) -> &'static str {
+        match self {
+            Codec::H264 => "libx264",
+            Codec::ProRes422Hq => "prores_ks",
+        }
+    }
+    fn container(self) -> &'static str {
+        match self {
+            Codec::H264 => "mp4",
+            Codec::ProRes422Hq => "mov",
+        }
+    }
+    fn pixel(self) -> Pixel {
+        match self {
+            Codec::H264 => Pixel::YUV420P,
+            Codec::ProRes422Hq => Pixel::YUV422P10LE,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EncoderSettings {
+    pub codec: Codec,
     pub width: u32,
     pub height: u32,
     /// Frames per second; the frame rate is written as an exact rational (fps * 1000 / 1000).
@@ -27,6 +59,7 @@ pub struct EncoderSettings {
 impl EncoderSettings {
     pub fn new(width: u32, height: u32, fps: f64) -> Self {
         Self {
+            codec: Codec::H264,
             width,
             height,
             fps,
@@ -95,10 +128,13 @@ impl VideoWriter {
             });
         }
         let file = AtomicFile::new(path).map_err(io_err)?;
-        let mut output = ff::format::output_as(file.temp_path(), "mp4")
+        let mut output = ff::format::output_as(file.temp_path(), settings.codec.container())
             .map_err(enc_err("opening the MP4 muxer"))?;
-        let codec = ff::encoder::find_by_name("libx264").ok_or_else(|| MediaError::NoEncoder {
-            path: path.to_path_buf(),
+        let codec = ff::encoder::find_by_name(settings.codec.encoder()).ok_or_else(|| {
+            MediaError::NoEncoder {
+                encoder: settings.codec.encoder(),
+                path: path.to_path_buf(),
+            }
         })?;
         let global_header = output
             .format()
@@ -123,7 +159,7 @@ impl VideoWriter {
             .map_err(enc_err("creating the encoder"))?;
         enc.set_width(settings.width);
         enc.set_height(settings.height);
-        enc.set_format(Pixel::YUV420P);
+        enc.set_format(settings.codec.pixel());
         enc.set_time_base(time_base);
         enc.set_frame_rate(Some(frame_rate));
         enc.set_gop(settings.gop);
@@ -131,8 +167,17 @@ impl VideoWriter {
             enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
         }
         let mut opts = ff::Dictionary::new();
-        opts.set("preset", &settings.preset);
-        opts.set("crf", &settings.crf.to_string());
+        match settings.codec {
+            Codec::H264 => {
+                opts.set("preset", &settings.preset);
+                opts.set("crf", &settings.crf.to_string());
+            }
+            Codec::ProRes422Hq => {
+                // prores_ks profile 3 is 422 HQ; apl0 marks the stream as Apple's.
+                opts.set("profile", "3");
+                opts.set("vendor", "apl0");
+            }
+        }
         let encoder = enc.open_with(opts).map_err(enc_err("opening libx264"))?;
         stream.set_parameters(&encoder);
         stream.set_time_base(time_base);
@@ -203,13 +248,20 @@ impl VideoWriter {
         };
         if slot.is_none() {
             *slot = Some(
-                Scaler::get(format, w, h, Pixel::YUV420P, w, h, Flags::BICUBIC).map_err(
-                    |source| MediaError::Encode {
-                        path: path.clone(),
-                        what: "creating the colour converter",
-                        source,
-                    },
-                )?,
+                Scaler::get(
+                    format,
+                    w,
+                    h,
+                    self.settings.codec.pixel(),
+                    w,
+                    h,
+                    Flags::BICUBIC,
+                )
+                .map_err(|source| MediaError::Encode {
+                    path: path.clone(),
+                    what: "creating the colour converter",
+                    source,
+                })?,
             );
         }
         let mut yuv = ff::frame::Video::empty();

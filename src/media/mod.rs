@@ -5,7 +5,7 @@ mod decode;
 mod encode;
 
 pub use decode::{DecodedFrame, VideoInfo, VideoReader};
-pub use encode::{EncoderSettings, VideoWriter};
+pub use encode::{Codec, EncoderSettings, VideoWriter};
 
 use std::path::PathBuf;
 use std::sync::Once;
@@ -34,8 +34,11 @@ pub enum MediaError {
         #[source]
         source: ffmpeg_next::Error,
     },
-    #[error("the H.264 encoder (libx264) is not available in this FFmpeg build: {path}")]
-    NoEncoder { path: PathBuf },
+    #[error("the encoder {encoder} is not available in this FFmpeg build: {path}")]
+    NoEncoder {
+        encoder: &'static str,
+        path: PathBuf,
+    },
     #[error("frame size {got_w}x{got_h} does not match the video's {want_w}x{want_h}: {path}")]
     FrameSize {
         path: PathBuf,

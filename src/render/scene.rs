@@ -32,13 +32,32 @@ pub struct FrameRequest {
     pub venue_softness: f32,
     /// Markers for the real cameras (viewer only).
     pub show_rig: bool,
+    /// Clear to transparent instead of the sky colour (for compositing; the venue is hidden).
+    pub transparent: bool,
 }
 
 impl FrameRequest {
     /// The request for a composed view rendered at `width` x `height`.
     pub fn from_view(view: &crate::compose::ViewState, width: u32, height: u32) -> Self {
+        Self::from_view_fit(view, width, height, width as f64 / height as f64)
+    }
+
+    /// As [`FrameRequest::from_view`] for a frame narrower than the one the view was designed
+    /// for (`design_aspect`, width / height): what the design framed top to bottom is framed
+    /// side to side, so a 9:16 version keeps the athlete as large as the 16:9 original.
+    pub fn from_view_fit(
+        view: &crate::compose::ViewState,
+        width: u32,
+        height: u32,
+        design_aspect: f64,
+    ) -> Self {
+        let aspect = width as f64 / height as f64;
+        let mut camera = view.camera;
+        if aspect < design_aspect {
+            camera.fov_y = 2.0 * ((0.5 * camera.fov_y).tan() / aspect.min(1.0)).atan();
+        }
         Self {
-            camera: view.camera.to_camera(width, height),
+            camera: camera.to_camera(width, height),
             time: view.time,
             show_athlete: view.show_athlete,
             ghosts: view.ghosts.clone(),
@@ -46,6 +65,7 @@ impl FrameRequest {
             show_venue: view.show_venue,
             venue_softness: view.venue_softness,
             show_rig: false,
+            transparent: false,
         }
     }
 }
@@ -239,10 +259,23 @@ fn spawn_scene(
 
 fn update_camera(
     view: Res<CurrentView>,
-    mut cams: Query<(&mut Transform, &mut Projection), With<SceneCamera>>,
+    mut cams: Query<
+        (&mut Transform, &mut Projection, &mut bevy::camera::Camera),
+        With<SceneCamera>,
+    >,
 ) {
     let cam = &view.0.camera;
-    for (mut t, mut p) in &mut cams {
+    for (mut t, mut p, mut camera) in &mut cams {
+        use bevy::camera::ClearColorConfig;
+        let is_clear =
+            matches!(camera.clear_color, ClearColorConfig::Custom(c) if c == Color::NONE);
+        if view.0.transparent != is_clear {
+            camera.clear_color = if view.0.transparent {
+                ClearColorConfig::Custom(Color::NONE)
+            } else {
+                ClearColorConfig::Default
+            };
+        }
         *t = super::convert::camera_transform(cam);
         let want = IntrinsicsProjection::new(cam.intrinsics.pinhole());
         let same = matches!(&*p, Projection::Custom(c) if c.get::<IntrinsicsProjection>().is_some_and(|k| k.intrinsics == want.intrinsics));
