@@ -214,9 +214,15 @@ fn matte_iou(
                     y1: (b.y1 + gy).min(img.height()),
                 };
                 let sil = crate::segment::Silhouette::extract(img, &model, roi);
-                if let Some(iou) =
-                    crate::segment::iou(&sil.matte.to_gray(img.width(), img.height()), &truth)
-                {
+                let got = sil.matte.to_gray(img.width(), img.height());
+                // For looking at the mattes: REPLAY360_DUMP_MATTES=DIR writes them with the truth.
+                if let Some(dir) = std::env::var_os("REPLAY360_DUMP_MATTES") {
+                    let dir = std::path::PathBuf::from(dir);
+                    let _ = got.save(dir.join(format!("{}-{k}-matte.png", cam.id)));
+                    let _ = truth.save(dir.join(format!("{}-{k}-truth.png", cam.id)));
+                    let _ = img.save(dir.join(format!("{}-{k}-frame.png", cam.id)));
+                }
+                if let Some(iou) = crate::segment::iou(&got, &truth) {
                     out.push(iou);
                 }
             }
