@@ -142,6 +142,7 @@ fn request(show_venue: bool) -> FrameRequest {
         venue_softness: 0.0,
         show_rig: true,
         transparent: false,
+        overlay: Default::default(),
     }
 }
 

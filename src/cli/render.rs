@@ -64,6 +64,7 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
         venue_softness: 0.0,
         show_rig: false,
         transparent: false,
+        overlay: Default::default(),
     };
     let mut renderer = OffscreenRenderer::new(scene, request.clone(), w, h)?;
     let img = remap.apply(&renderer.render_one(&request)?);
@@ -122,6 +123,7 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
     };
     super::ensure_exists(&recon, "the reconstruction")?;
     let scene = r::load_scene(&recon).with_context(|| format!("loading {}", recon.display()))?;
+    seq.check_cameras(&scene.context, &a.scene)?;
     let views = seq.frames(&scene.context);
     let mut settings = ExportSettings::new(seq.output.width, seq.output.height, seq.output.fps);
     settings.format = export::ExportFormat::from_path(&a.out);

@@ -2,9 +2,11 @@
 //! instant of the capture is shown, from which virtual camera, with which after-images and
 //! trajectory. Plain Rust; the renderer only draws what this module decides.
 
+pub mod overlay;
 pub mod path;
 pub mod sequence;
 
+pub use overlay::{Label, OverlayFrame, Overlays};
 pub use sequence::{Sequence, SequenceError};
 
 use crate::analyse::Analysis;
@@ -23,6 +25,26 @@ pub struct VirtualCamera {
 }
 
 impl VirtualCamera {
+    /// The nearest pinhole view of a real camera: same centre, viewing direction, vertical
+    /// field of view and roll (its principal-point offset and distortion are dropped).
+    pub fn from_camera(camera: &Camera) -> Self {
+        let pose = camera.pose.inverse();
+        let eye = pose.centre;
+        let forward = pose.rotation * Vector3::z();
+        let target = eye + forward * 10.0;
+        let i = &camera.intrinsics;
+        let fov_y = 2.0 * (0.5 * i.height as f64 / i.fy).atan();
+        let level = WorldFromCamera::looking_at(eye, target, Vector3::z());
+        let rel = level.rotation.inverse() * pose.rotation;
+        let m = rel.matrix();
+        Self {
+            eye,
+            target,
+            fov_y,
+            roll: m[(1, 0)].atan2(m[(0, 0)]),
+        }
+    }
+
     /// A pinhole camera with square pixels for an image of `width` x `height`.
     pub fn to_camera(&self, width: u32, height: u32) -> Camera {
         let f = 0.5 * height as f64 / (0.5 * self.fov_y).tan();
@@ -83,6 +105,19 @@ pub struct ViewState {
     pub show_venue: bool,
     /// 0 shows the venue as captured; 1 blurs and dims it so the athlete stands out.
     pub venue_softness: f32,
+    /// Graphics drawn over the picture.
+    pub overlay: OverlayFrame,
+}
+
+/// The figures the analysis measured, for labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measures {
+    /// Centre of mass at the apex above take-off (m).
+    pub apex_height_m: f64,
+    pub flight_time_s: f64,
+    pub takeoff_speed_mps: f64,
+    /// Horizontal take-off to landing (m).
+    pub distance_m: f64,
 }
 
 /// What composition needs to know about the reconstruction.
@@ -95,6 +130,10 @@ pub struct Context {
     pub landing: f64,
     /// Centre-of-mass track (time, position).
     pub track: Vec<(f64, Point3<f64>)>,
+    /// What the analysis measured (none without a detected flight).
+    pub measures: Option<Measures>,
+    /// The real cameras a shot can cut to, by id, as pinhole views.
+    pub cameras: Vec<(String, VirtualCamera)>,
 }
 
 impl Context {
@@ -119,6 +158,12 @@ impl Context {
                 .collect(),
             _ => centroids.to_vec(),
         };
+        let measures = analysis.map(|a| Measures {
+            apex_height_m: a.apex_height_m,
+            flight_time_s: a.flight_time_s,
+            takeoff_speed_mps: a.takeoff_speed_mps,
+            distance_m: a.distance_m,
+        });
         Self {
             start,
             end,
@@ -126,7 +171,21 @@ impl Context {
             apex,
             landing,
             track,
+            measures,
+            cameras: Vec::new(),
         }
+    }
+
+    /// Adds the real cameras, so shots can cut to them.
+    pub fn with_cameras<'a>(
+        mut self,
+        cameras: impl IntoIterator<Item = (&'a str, &'a Camera)>,
+    ) -> Self {
+        self.cameras = cameras
+            .into_iter()
+            .map(|(id, c)| (id.to_owned(), VirtualCamera::from_camera(c)))
+            .collect();
+        self
     }
 
     /// Centre of mass at `t` (linear between samples, clamped at the ends).

@@ -7,6 +7,7 @@
 //! (`Event(Apex, 0.0)` is the apex, `Event(TakeOff, -0.5)` half a second before take-off).
 //! See `scenes/*.ron` for complete, commented examples.
 
+use super::overlay::{Label, Overlays};
 use super::path::{Ease, catmull_rom};
 use super::{Context, Ghost, TrajectoryStyle, ViewState, VirtualCamera};
 use nalgebra::{Point3, Vector3};
@@ -175,19 +176,75 @@ pub struct CameraKey {
     pub roll_deg: f64,
 }
 
+/// The camera rises (or sinks) around a target: elevation and distance move from the first
+/// to the second value between output seconds `start` and `end` of the shot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Crane {
+    pub target: Target,
+    pub azimuth_deg: f64,
+    pub from_elevation_deg: f64,
+    pub to_elevation_deg: f64,
+    pub from_distance: f64,
+    pub to_distance: f64,
+    pub start: f64,
+    pub end: f64,
+    #[serde(default)]
+    pub ease: Ease,
+    pub fov_deg: f64,
+}
+
+/// A cable-cam: the camera travels beside the trajectory, from beside the athlete's position at
+/// capture time `from` to beside its position at `to`, keeping the live athlete in frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dolly {
+    pub from: TimeRef,
+    pub to: TimeRef,
+    /// Side of the track: 90 is the athlete's left, -90 the right (degrees from behind).
+    pub side_deg: f64,
+    /// Horizontal distance from the track (m).
+    pub distance: f64,
+    /// Height above the track (m).
+    pub height: f64,
+    pub start: f64,
+    pub end: f64,
+    #[serde(default)]
+    pub ease: Ease,
+    pub fov_deg: f64,
+}
+
+/// A chase camera at a fixed offset from the live athlete (spherical, relative to the
+/// direction of travel: azimuth 0 is behind, 90 the athlete's left).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Follow {
+    pub azimuth_deg: f64,
+    pub elevation_deg: f64,
+    pub distance: f64,
+    pub fov_deg: f64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CameraPath {
     Orbit(Orbit),
     /// Centripetal Catmull-Rom through the keys.
     Keyframes(Vec<CameraKey>),
+    Crane(Crane),
+    Dolly(Dolly),
+    Follow(Follow),
+    /// Cut to a real camera of the capture (by id): the reconstruction seen from exactly there.
+    RealCamera(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub enum Spacing {
+    /// `count` slices evenly spaced in time from `from` to `to`.
     #[default]
     UniformTime,
-    /// Equal distances along the centre-of-mass track.
+    /// `count` slices at equal distances along the centre-of-mass track.
     UniformDistance,
+    /// Take-off, apex and landing (clamped to `from`..`to`; `count` is ignored).
+    Events,
+    /// The times listed, in order (`count` is ignored).
+    Times(Vec<TimeRef>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +268,9 @@ pub struct Slices {
     /// Each after-image appears when the live athlete passes its time.
     #[serde(default = "yes")]
     pub reveal: bool,
+    /// Label each after-image with its time from take-off ("+0.40 s").
+    #[serde(default)]
+    pub labels: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,6 +329,9 @@ pub struct Sequence {
     #[serde(default)]
     pub output: Output,
     pub shots: Vec<Shot>,
+    /// Lower third, measurement labels, signature, safe areas (timed in sequence seconds).
+    #[serde(default)]
+    pub overlays: Overlays,
 }
 
 impl Sequence {
@@ -355,6 +418,35 @@ impl Sequence {
                         ));
                     }
                 }
+                CameraPath::Crane(c) => {
+                    if !(c.from_distance > 0.0 && c.to_distance > 0.0) {
+                        return Err(bad(f("camera.from_distance"), "distances must be positive"));
+                    }
+                    if c.end < c.start {
+                        return Err(bad(f("camera.end"), "must not be before `start`"));
+                    }
+                    check_fov(c.fov_deg, f("camera.fov_deg")).map_err(|(fl, p)| bad(fl, p))?;
+                }
+                CameraPath::Dolly(d) => {
+                    if d.distance.is_nan() || d.distance <= 0.0 {
+                        return Err(bad(f("camera.distance"), "must be positive"));
+                    }
+                    if d.end < d.start {
+                        return Err(bad(f("camera.end"), "must not be before `start`"));
+                    }
+                    check_fov(d.fov_deg, f("camera.fov_deg")).map_err(|(fl, p)| bad(fl, p))?;
+                }
+                CameraPath::Follow(fo) => {
+                    if fo.distance.is_nan() || fo.distance <= 0.0 {
+                        return Err(bad(f("camera.distance"), "must be positive"));
+                    }
+                    check_fov(fo.fov_deg, f("camera.fov_deg")).map_err(|(fl, p)| bad(fl, p))?;
+                }
+                CameraPath::RealCamera(id) => {
+                    if id.trim().is_empty() {
+                        return Err(bad(f("camera"), "names no camera"));
+                    }
+                }
                 CameraPath::Keyframes(keys) => {
                     if keys.is_empty() {
                         return Err(bad(f("camera"), "needs at least one keyframe"));
@@ -377,10 +469,45 @@ impl Sequence {
                     }
                 }
             }
-            if let Some(sl) = &s.slices
-                && !(2..=64).contains(&sl.count)
+            if let Some(sl) = &s.slices {
+                match &sl.spacing {
+                    Spacing::UniformTime | Spacing::UniformDistance
+                        if !(2..=64).contains(&sl.count) =>
+                    {
+                        return Err(bad(f("slices.count"), "must be between 2 and 64"));
+                    }
+                    Spacing::Times(t) if t.is_empty() || t.len() > 64 => {
+                        return Err(bad(f("slices.spacing"), "list 1 to 64 times"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.overlays
+            .validate()
+            .map_err(|(field, problem)| bad(field, problem))?;
+        Ok(())
+    }
+
+    /// Checks that every shot cutting to a real camera names one the context knows.
+    pub fn check_cameras(&self, ctx: &Context, path: &Path) -> Result<(), SequenceError> {
+        for (i, s) in self.shots.iter().enumerate() {
+            if let CameraPath::RealCamera(id) = &s.camera
+                && !ctx.cameras.iter().any(|(c, _)| c == id)
             {
-                return Err(bad(f("slices.count"), "must be between 2 and 64"));
+                let known: Vec<&str> = ctx.cameras.iter().map(|(c, _)| c.as_str()).collect();
+                return Err(SequenceError::Invalid {
+                    path: path.to_path_buf(),
+                    field: format!("shots[{i}].camera"),
+                    problem: format!(
+                        "no camera {id:?} in the capture (it has {})",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
             }
         }
         Ok(())
@@ -397,9 +524,15 @@ impl Sequence {
     /// The view of every output frame, shot after shot. Frame N is output time N / fps.
     pub fn frames(&self, ctx: &Context) -> Vec<ViewState> {
         let mut out = Vec::with_capacity(self.total_frames());
+        let mut n = 0usize;
         for shot in &self.shots {
             for i in 0..self.shot_frames(shot) {
-                out.push(shot.view(i as f64 / self.output.fps, ctx));
+                let mut v = shot.view(i as f64 / self.output.fps, ctx);
+                let mut o = self.overlays.frame(n as f64 / self.output.fps, ctx);
+                o.labels.append(&mut v.overlay.labels);
+                v.overlay = o;
+                out.push(v);
+                n += 1;
             }
         }
         out
@@ -457,6 +590,53 @@ impl Shot {
                     roll: 0.0,
                 }
             }
+            CameraPath::Crane(c) => {
+                let u = progress(s, c.start, c.end, c.ease);
+                let el = c.from_elevation_deg + (c.to_elevation_deg - c.from_elevation_deg) * u;
+                let dist = c.from_distance + (c.to_distance - c.from_distance) * u;
+                let target = c.target.resolve(ctx, now);
+                VirtualCamera {
+                    eye: target + around(c.azimuth_deg, el, dist),
+                    target,
+                    fov_y: c.fov_deg.to_radians(),
+                    roll: 0.0,
+                }
+            }
+            CameraPath::Dolly(d) => {
+                let u = progress(s, d.start, d.end, d.ease);
+                let a = ctx.position(d.from.resolve(ctx));
+                let b = ctx.position(d.to.resolve(ctx));
+                let track = a + (b - a) * u;
+                let eye = track + around(d.side_deg, 0.0, d.distance) + Vector3::z() * d.height;
+                VirtualCamera {
+                    eye,
+                    target: ctx.position(now),
+                    fov_y: d.fov_deg.to_radians(),
+                    roll: 0.0,
+                }
+            }
+            CameraPath::Follow(fo) => {
+                let target = ctx.position(now);
+                VirtualCamera {
+                    eye: target + around(fo.azimuth_deg, fo.elevation_deg, fo.distance),
+                    target,
+                    fov_y: fo.fov_deg.to_radians(),
+                    roll: 0.0,
+                }
+            }
+            CameraPath::RealCamera(id) => match ctx.cameras.iter().find(|(c, _)| c == id) {
+                Some((_, cam)) => *cam,
+                // Unknown here (checked when the capture is known): a wide view of the jump.
+                None => {
+                    let target = Target::Jump.resolve(ctx, now);
+                    VirtualCamera {
+                        eye: target + around(90.0, 10.0, 25.0),
+                        target,
+                        fov_y: 40f64.to_radians(),
+                        roll: 0.0,
+                    }
+                }
+            },
             CameraPath::Keyframes(keys) => {
                 let i = keys.partition_point(|k| k.at <= s);
                 let u = if i == 0 {
@@ -494,6 +674,7 @@ impl Shot {
     pub fn view(&self, s: f64, ctx: &Context) -> ViewState {
         let now = self.capture_time(s, ctx);
         let mut ghosts = Vec::new();
+        let mut labels = Vec::new();
         if let Some(sl) = &self.slices {
             let (from, to) = (sl.from.resolve(ctx), sl.to.resolve(ctx));
             let times = slice_times(sl, from, to, ctx);
@@ -510,6 +691,15 @@ impl Shot {
                 } else {
                     1.0
                 };
+                if sl.labels {
+                    labels.push(Label {
+                        anchor: ctx.position(t) + Vector3::new(0.0, 0.0, 1.25),
+                        text: format!("{:+.2} s", t - ctx.takeoff),
+                        line: None,
+                        opacity: 1.0,
+                        small: true,
+                    });
+                }
                 ghosts.push(Ghost {
                     time: t,
                     opacity: sl.oldest_opacity + (sl.newest_opacity - sl.oldest_opacity) * f,
@@ -539,13 +729,46 @@ impl Shot {
             trajectory,
             show_venue: self.venue,
             venue_softness: self.venue_softness,
+            overlay: super::OverlayFrame {
+                labels,
+                ..Default::default()
+            },
         }
+    }
+}
+
+/// Eased progress (0..1) of output second `s` through `start..end`.
+fn progress(s: f64, start: f64, end: f64, ease: Ease) -> f64 {
+    let span = end - start;
+    if span > 0.0 {
+        ease.apply((s - start) / span)
+    } else if s >= end {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+fn check_fov(fov_deg: f64, field: String) -> Result<(), (String, &'static str)> {
+    if fov_deg > 1.0 && fov_deg < 170.0 {
+        Ok(())
+    } else {
+        Err((field, "must be between 1 and 170 degrees"))
     }
 }
 
 fn slice_times(sl: &Slices, from: f64, to: f64, ctx: &Context) -> Vec<f64> {
     let n = sl.count.max(2);
-    match sl.spacing {
+    match &sl.spacing {
+        Spacing::Events => {
+            let mut t: Vec<f64> = [ctx.takeoff, ctx.apex, ctx.landing]
+                .iter()
+                .map(|t| t.clamp(from.min(to), from.max(to)))
+                .collect();
+            t.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+            t
+        }
+        Spacing::Times(list) => list.iter().map(|t| t.resolve(ctx)).collect(),
         Spacing::UniformTime => (0..n)
             .map(|k| from + (to - from) * k as f64 / (n - 1) as f64)
             .collect(),
@@ -574,6 +797,7 @@ fn slice_times(sl: &Slices, from: f64, to: f64, ctx: &Context) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::overlay;
 
     fn ctx() -> Context {
         let track = (0..=100)
@@ -593,6 +817,8 @@ mod tests {
             apex: 1.0 + 9.4 / 9.81,
             landing: 3.5,
             track,
+            measures: None,
+            cameras: Vec::new(),
         }
     }
 
@@ -670,5 +896,245 @@ mod tests {
         let seq = Sequence::parse(DOC, Path::new("a.ron")).expect("parses");
         let again = Sequence::parse(&seq.to_ron(), Path::new("b.ron")).expect("re-parses");
         assert_eq!(seq.frames(&ctx()), again.frames(&ctx()));
+    }
+
+    fn ctx_measured() -> Context {
+        let mut c = ctx();
+        c.measures = Some(crate::compose::Measures {
+            apex_height_m: 4.5,
+            flight_time_s: 2.5,
+            takeoff_speed_mps: 11.4,
+            distance_m: 15.0,
+        });
+        c
+    }
+
+    fn one_shot(camera: &str, extra: &str) -> String {
+        format!(
+            r#"(version: 1, name: "t", output: (width: 640, height: 360, fps: 10.0),
+                shots: [(name: "s", duration: 2.0,
+                         time: [(at: 0.0, time: Event(TakeOff, 0.0)), (at: 2.0, time: Event(Landing, 0.0), ease: Linear)],
+                         camera: {camera} {extra})])"#
+        )
+    }
+
+    #[test]
+    fn crane_rises_around_a_fixed_target() {
+        let doc = one_shot(
+            "Crane((target: Athlete(Event(Apex, 0.0)), azimuth_deg: 90.0, from_elevation_deg: 5.0,
+                    to_elevation_deg: 60.0, from_distance: 8.0, to_distance: 12.0, start: 0.0, end: 2.0,
+                    ease: Linear, fov_deg: 30.0)),",
+            "",
+        );
+        let seq = Sequence::parse(&doc, Path::new("c.ron")).expect("parses");
+        let c = ctx();
+        let f = seq.frames(&c);
+        let target = c.position(c.apex);
+        let el = |v: &ViewState| {
+            let d = v.camera.eye - target;
+            (d.z / d.norm()).asin().to_degrees()
+        };
+        assert!((el(&f[0]) - 5.0).abs() < 1e-6);
+        assert!((el(&f[19]) - (5.0 + 55.0 * 19.0 / 20.0)).abs() < 1e-6);
+        assert!(
+            f.windows(2).all(|w| el(&w[1]) > el(&w[0])),
+            "rises every frame"
+        );
+        assert!(f.iter().all(|v| (v.camera.target - target).norm() < 1e-9));
+        assert!(((f[0].camera.eye - target).norm() - 8.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dolly_travels_beside_the_track_and_follow_keeps_its_distance() {
+        let doc = one_shot(
+            "Dolly((from: Event(TakeOff, 0.0), to: Event(Landing, 0.0), side_deg: 90.0, distance: 10.0,
+                    height: 2.0, start: 0.0, end: 2.0, ease: Linear, fov_deg: 40.0)),",
+            "",
+        );
+        let seq = Sequence::parse(&doc, Path::new("d.ron")).expect("parses");
+        let c = ctx();
+        let f = seq.frames(&c);
+        // The track runs along +x: the camera keeps 10 m to the side and 2 m above it.
+        let a = c.position(c.takeoff);
+        let b = c.position(c.landing);
+        for (k, v) in f.iter().enumerate() {
+            let u = k as f64 / 20.0;
+            let on_track = a + (b - a) * u;
+            let d = v.camera.eye - on_track;
+            assert!(
+                (d.y.abs() - 10.0).abs() < 1e-6 && (d.z - 2.0).abs() < 1e-6,
+                "{d:?}"
+            );
+            assert!((v.camera.target - c.position(v.time)).norm() < 1e-9);
+        }
+        let doc = one_shot(
+            "Follow((azimuth_deg: 30.0, elevation_deg: 10.0, distance: 9.0, fov_deg: 40.0)),",
+            "",
+        );
+        let seq = Sequence::parse(&doc, Path::new("f.ron")).expect("parses");
+        for v in seq.frames(&c) {
+            assert!(((v.camera.eye - c.position(v.time)).norm() - 9.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn a_cut_to_a_real_camera_sees_what_it_sees() {
+        use crate::camera::{Camera, Distortion, Intrinsics, WorldFromCamera};
+        let eye = Point3::new(3.0, -20.0, 4.0);
+        let mut pose = WorldFromCamera::looking_at(eye, Point3::new(5.0, 0.0, 2.0), Vector3::z());
+        // A slightly rolled camera.
+        let axis = nalgebra::Unit::new_normalize(pose.rotation * Vector3::z());
+        pose.rotation = nalgebra::Rotation3::from_axis_angle(&axis, 0.05) * pose.rotation;
+        let real = Camera::new(
+            Intrinsics {
+                width: 640,
+                height: 360,
+                fx: 500.0,
+                fy: 500.0,
+                cx: 319.5,
+                cy: 179.5,
+                distortion: Distortion::None,
+            },
+            pose.inverse(),
+        );
+        let c = ctx().with_cameras([("cam07", &real)]);
+        let doc = one_shot(r#"RealCamera("cam07"),"#, "");
+        let seq = Sequence::parse(&doc, Path::new("r.ron")).expect("parses");
+        seq.check_cameras(&c, Path::new("r.ron"))
+            .expect("known camera");
+        let v = &seq.frames(&c)[0];
+        let virt = v.camera.to_camera(640, 360);
+        for p in [
+            Point3::new(5.0, 0.0, 2.0),
+            Point3::new(8.0, 3.0, 5.0),
+            Point3::new(0.0, 1.0, 0.0),
+        ] {
+            let (a, b) = (
+                real.project(&p).expect("in front"),
+                virt.project(&p).expect("in front"),
+            );
+            assert!(
+                (a.x - b.x).abs() < 1e-6 && (a.y - b.y).abs() < 1e-6,
+                "{a:?} vs {b:?}"
+            );
+        }
+        let unknown = one_shot(r#"RealCamera("cam99"),"#, "");
+        let seq = Sequence::parse(&unknown, Path::new("u.ron")).expect("parses");
+        let e = seq
+            .check_cameras(&c, Path::new("u.ron"))
+            .expect_err("unknown")
+            .to_string();
+        assert!(
+            e.contains("cam99") && e.contains("cam07") && e.contains("u.ron"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn slices_at_events_or_listed_times() {
+        let c = ctx();
+        let slices = |spacing: &str| {
+            let doc = one_shot(
+                "Orbit((centre: Jump, radius: 20.0, height: 2.0, start_azimuth_deg: 90.0, sweep_deg: 0.0,
+                        start: 0.0, end: 2.0, fov_deg: 40.0)),",
+                &format!(
+                    "slices: Some((count: 5, from: Event(Start, 0.0), to: Event(End, 0.0), spacing: {spacing},
+                                   oldest_opacity: 0.5, tint: (1.0, 1.0, 1.0), reveal: false, labels: true)),"
+                ),
+            );
+            let seq = Sequence::parse(&doc, Path::new("s.ron")).expect("parses");
+            seq.frames(&c).remove(0)
+        };
+        let v = slices("Events");
+        let times: Vec<f64> = v.ghosts.iter().map(|g| g.time).collect();
+        // The live athlete stands at take-off in frame 0, so that slice is left to it.
+        assert_eq!(times.len(), 2);
+        assert!((times[0] - c.apex).abs() < 1e-9 && (times[1] - c.landing).abs() < 1e-9);
+        let v = slices("Times([Seconds(0.5), Event(Apex, 0.25), Seconds(3.9)])");
+        let times: Vec<f64> = v.ghosts.iter().map(|g| g.time).collect();
+        assert_eq!(times, vec![0.5, c.apex + 0.25, 3.9]);
+        // Each after-image is labelled with its time from take-off, above it.
+        assert_eq!(v.overlay.labels.len(), 3);
+        assert_eq!(v.overlay.labels[0].text, "-0.50 s");
+        assert!((v.overlay.labels[1].anchor - c.position(c.apex + 0.25)).z > 1.0);
+    }
+
+    #[test]
+    fn overlays_fade_on_the_sequence_clock_and_measure_from_the_analysis() {
+        let doc = DOC.replacen(
+            "shots: [",
+            r#"overlays: (
+                lower_third: Some((name: "A. Skier", country: "SUI", event: "Aerials", from: 0.5, to: 2.0)),
+                measurements: [(kind: ApexHeight, from: 1.0, to: 3.0), (kind: TakeOffSpeed, from: 0.0, to: 4.0)],
+                safe_areas: true,
+            ),
+            shots: ["#,
+            1,
+        );
+        let seq = Sequence::parse(&doc, Path::new("o.ron")).expect("parses");
+        let c = ctx_measured();
+        let f = seq.frames(&c);
+        // 25 fps: frame 0 has no lower third yet, frame 25 (1 s) shows it fully, 60 (2.4 s) not.
+        assert!(f[0].overlay.lower_third.is_none());
+        let lt = f[25].overlay.lower_third.as_ref().expect("shown");
+        assert_eq!((lt.name.as_str(), lt.opacity), ("A. Skier", 1.0));
+        assert!(f[60].overlay.lower_third.is_none());
+        // Half-way through the fade in.
+        let half = ((0.5 + overlay::FADE_S / 2.0) * 25.0) as usize;
+        let o = f[half]
+            .overlay
+            .lower_third
+            .as_ref()
+            .map_or(0.0, |l| l.opacity);
+        assert!(o > 0.3 && o < 0.7, "{o}");
+        // The default signature is on every frame; the safe areas as asked.
+        assert!(
+            f.iter()
+                .all(|v| v.overlay.signature.is_some() && v.overlay.safe_areas)
+        );
+        let heights: Vec<&Label> = f[50]
+            .overlay
+            .labels
+            .iter()
+            .filter(|l| l.text.starts_with("Height"))
+            .collect();
+        assert_eq!(heights.len(), 1);
+        assert_eq!(heights[0].text, "Height 4.50 m");
+        let (base, top) = heights[0].line.expect("a dimension line");
+        assert!(((top - base).z - 4.5).abs() < 1e-9);
+        assert!(
+            f[50]
+                .overlay
+                .labels
+                .iter()
+                .any(|l| l.text == "Take-off 41 km/h")
+        );
+        // Without an analysis there is nothing to measure.
+        assert!(seq.frames(&ctx())[50].overlay.labels.is_empty());
+        // Bad overlay timings name the field.
+        let bad = doc.replace("from: 0.5, to: 2.0", "from: 2.5, to: 2.0");
+        let e = Sequence::parse(&bad, Path::new("o.ron"))
+            .expect_err("invalid")
+            .to_string();
+        assert!(e.contains("overlays.lower_third"), "{e}");
+    }
+
+    #[test]
+    fn example_documents_parse_and_the_big_screen_sequence_lasts_30_s() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenes/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "ron") {
+                let seq = Sequence::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                let again = Sequence::parse(&seq.to_ron(), &path).expect("round trip");
+                assert_eq!(seq.frames(&ctx_measured()), again.frames(&ctx_measured()));
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
+        let big = Sequence::load(&dir.join("big_screen_30s.ron")).expect("loads");
+        assert_eq!(big.total_frames(), 1500);
+        assert_eq!(big.output.fps, 50.0);
     }
 }

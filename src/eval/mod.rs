@@ -345,6 +345,7 @@ pub fn evaluate(
                         venue_softness: 0.0,
                         show_rig: false,
                         transparent: false,
+                        overlay: Default::default(),
                     },
                 )
             })

@@ -7,6 +7,7 @@ pub mod distortion;
 pub mod materials;
 pub mod meshes;
 pub mod offscreen;
+pub mod overlay;
 pub mod projection;
 pub mod scene;
 pub mod venue;
@@ -34,7 +35,10 @@ pub enum SceneError {
 pub fn load_scene(recon_dir: &Path) -> Result<SceneData, SceneError> {
     let recon = Reconstruction::open(recon_dir)?;
     let capture = Capture::open(&recon.capture_path())?;
-    let context = context_for(&recon);
+    // Every real camera can be cut to, held-out ones included (the shot shows the
+    // reconstruction from there, never their footage).
+    let context = context_for(&recon)
+        .with_cameras(capture.cameras.iter().map(|c| (c.id.as_str(), &c.camera)));
     let venue = match venue::VenueData::load(&recon) {
         Ok(v) => v,
         Err(e) => {

@@ -7,6 +7,7 @@
 //! first view is rendered until two consecutive captures agree before any frame is kept, so no
 //! blank or half-built frame reaches an export.
 
+use super::overlay::OverlayRasterizer;
 use super::scene::{CurrentView, FrameRequest, SceneCamera, SceneData, ScenePlugin};
 use bevy::app::{PluginsState, TerminalCtrlCHandlerPlugin};
 use bevy::camera::RenderTarget;
@@ -76,6 +77,9 @@ pub struct OffscreenRenderer {
     rx: Receiver<(u64, Image)>,
     next_tag: u64,
     warm: bool,
+    /// Broadcast graphics, drawn on the CPU over each captured frame (deterministic, so
+    /// frame N carries exactly frame N's overlay).
+    overlay: OverlayRasterizer,
 }
 
 impl OffscreenRenderer {
@@ -109,17 +113,18 @@ impl OffscreenRenderer {
             Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
         image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+        let msaa = if std::env::var_os("NOMSAA").is_some() {
+            Msaa::Off
+        } else {
+            Msaa::Sample4
+        };
         app.world_mut().spawn((
             Camera3d::default(),
             SceneCamera,
             RenderTarget::Image(target.clone().into()),
             Tonemapping::None,
             DebandDither::Disabled,
-            if std::env::var_os("NOMSAA").is_some() {
-                Msaa::Off
-            } else {
-                Msaa::Sample4
-            },
+            msaa,
             Transform::IDENTITY,
         ));
         let (tx, rx) = channel();
@@ -132,6 +137,7 @@ impl OffscreenRenderer {
             rx,
             next_tag: 0,
             warm: false,
+            overlay: OverlayRasterizer::default(),
         })
     }
 
@@ -241,8 +247,11 @@ impl OffscreenRenderer {
                 }
             }
             while let Some(img) = pending.remove(&next_out) {
-                let rgba = self.to_rgba(img)?;
-                sink((next_out - base) as usize, rgba).map_err(RenderError::Sink)?;
+                let mut rgba = self.to_rgba(img)?;
+                let k = (next_out - base) as usize;
+                self.overlay
+                    .draw(&mut rgba, &views[k].camera, &views[k].overlay);
+                sink(k, rgba).map_err(RenderError::Sink)?;
                 next_out += 1;
             }
         }

@@ -34,6 +34,8 @@ pub struct FrameRequest {
     pub show_rig: bool,
     /// Clear to transparent instead of the sky colour (for compositing; the venue is hidden).
     pub transparent: bool,
+    /// Broadcast graphics drawn over the picture.
+    pub overlay: crate::compose::OverlayFrame,
 }
 
 impl FrameRequest {
@@ -66,6 +68,7 @@ impl FrameRequest {
             venue_softness: view.venue_softness,
             show_rig: false,
             transparent: false,
+            overlay: view.overlay.clone(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! after-images, trajectory, measurements) and **Playout** (the example shots looped, camera
 //! from their documents; the screen is never black because the scene is always drawn).
 
-use crate::compose::{Ghost, Sequence, TrajectoryStyle, ViewState, VirtualCamera};
+use crate::compose::overlay::{MeasureKind, measurement_label};
+use crate::compose::{Ghost, OverlayFrame, Sequence, TrajectoryStyle, ViewState, VirtualCamera};
 use crate::render::offscreen::render_plugin;
 use crate::render::scene::{CurrentView, FrameRequest, SceneCamera, SceneData, ScenePlugin};
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
@@ -46,6 +47,10 @@ struct ViewerState {
     venue: bool,
     soft_venue: bool,
     rig: bool,
+    /// Measurement call-outs drawn on the scene.
+    labels: bool,
+    /// Title/action safe-area guides.
+    safe_areas: bool,
     /// Playout: the looped shots' views and the frame shown.
     playout: Vec<ViewState>,
     playout_fps: f64,
@@ -105,6 +110,23 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
         }),
         show_venue: s.venue,
         venue_softness: s.soft_venue as u8 as f32,
+        overlay: OverlayFrame {
+            labels: if s.labels {
+                [
+                    MeasureKind::ApexHeight,
+                    MeasureKind::Airtime,
+                    MeasureKind::Distance,
+                    MeasureKind::TakeOffSpeed,
+                ]
+                .into_iter()
+                .filter_map(|k| measurement_label(k, ctx, 1.0))
+                .collect()
+            } else {
+                Vec::new()
+            },
+            safe_areas: s.safe_areas,
+            ..Default::default()
+        },
     }
 }
 
@@ -186,6 +208,8 @@ pub fn run(
         venue: true,
         soft_venue: true,
         rig: false,
+        labels: true,
+        safe_areas: false,
         playout,
         playout_fps,
         playout_frame: 0,
@@ -208,6 +232,7 @@ pub fn run(
             .set(render_plugin()),
     )
     .add_plugins(EguiPlugin::default())
+    .add_plugins(crate::render::overlay::OverlayPlugin)
     .insert_resource(scene)
     .insert_resource(CurrentView(first))
     .insert_resource(state)
@@ -412,6 +437,8 @@ fn side_panel(
                 ui.checkbox(&mut state.soft_venue, "Soften the venue");
             }
             ui.checkbox(&mut state.rig, "Camera rig");
+            ui.checkbox(&mut state.labels, "Measurements on the scene");
+            ui.checkbox(&mut state.safe_areas, "Safe areas");
             ui.separator();
             ui.label(egui::RichText::new("Camera").color(palette::ACCENT));
             ui.checkbox(&mut state.follow, "Follow the athlete");
