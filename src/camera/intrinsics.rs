@@ -1,4 +1,4 @@
-//! Pinhole intrinsics with OpenCV lens distortion.
+//! Pinhole intrinsics with OpenCV lens distortion (radial-tangential or fisheye).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,11 @@ pub enum Distortion {
         p2: f64,
         k3: f64,
     },
+    /// OpenCV's fisheye model (`cv::fisheye`, Kannala-Brandt with four terms; COLMAP's
+    /// `OPENCV_FISHEYE`): a ray at angle `θ = atan(r)` from the optical axis lands at radius
+    /// `θ_d = θ (1 + k1 θ² + k2 θ⁴ + k3 θ⁶ + k4 θ⁸)` on the normalised image plane, in its own
+    /// direction: `x_d = (θ_d / r) x`. Rays at 90° or more from the axis are outside the model.
+    Fisheye { k1: f64, k2: f64, k3: f64, k4: f64 },
 }
 
 impl Distortion {
@@ -31,13 +36,81 @@ impl Distortion {
                 let yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y;
                 (xd, yd)
             }
+            Distortion::Fisheye { .. } => {
+                let r = (x * x + y * y).sqrt();
+                if r < 1e-12 {
+                    // θ_d / r tends to 1 on the axis.
+                    return (x, y);
+                }
+                let s = self.fisheye_theta_d(r.atan()) / r;
+                (x * s, y * s)
+            }
         }
     }
 
-    /// Inverts [`Distortion::distort`] by fixed-point iteration refined with Newton steps.
+    /// `θ_d(θ)` of the fisheye model and its derivative.
+    fn fisheye_theta_d_and_slope(&self, theta: f64) -> (f64, f64) {
+        let Distortion::Fisheye { k1, k2, k3, k4 } = *self else {
+            return (theta, 1.0);
+        };
+        let t2 = theta * theta;
+        let poly = 1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4)));
+        let slope = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)));
+        (theta * poly, slope)
+    }
+
+    fn fisheye_theta_d(&self, theta: f64) -> f64 {
+        self.fisheye_theta_d_and_slope(theta).0
+    }
+
+    /// The angle θ in [0, 90°) whose distorted radius is `theta_d`: Newton's method kept inside
+    /// a bracket (bisection when a step leaves it), so lenses whose θ_d is not monotonic still
+    /// give the root nearest the axis side of the bracket. A radius the lens never reaches
+    /// gives the bracket's end.
+    fn fisheye_theta(&self, theta_d: f64) -> f64 {
+        let (mut lo, mut hi) = (0.0, std::f64::consts::FRAC_PI_2 - 1e-9);
+        if self.fisheye_theta_d(hi) <= theta_d {
+            return hi;
+        }
+        let mut theta = theta_d.clamp(lo, hi);
+        for _ in 0..100 {
+            let (f, slope) = self.fisheye_theta_d_and_slope(theta);
+            let e = f - theta_d;
+            if e.abs() < 1e-15 {
+                break;
+            }
+            if e > 0.0 {
+                hi = theta;
+            } else {
+                lo = theta;
+            }
+            let next = theta - e / slope;
+            theta = if slope > 0.0 && next > lo && next < hi {
+                next
+            } else {
+                0.5 * (lo + hi)
+            };
+            if hi - lo < 1e-16 {
+                break;
+            }
+        }
+        theta
+    }
+
+    /// Inverts [`Distortion::distort`]: for the fisheye model by solving for θ along the ray's
+    /// direction, otherwise by fixed-point iteration refined with Newton steps.
     pub fn undistort(&self, xd: f64, yd: f64) -> (f64, f64) {
-        if matches!(self, Distortion::None) {
-            return (xd, yd);
+        match self {
+            Distortion::None => return (xd, yd),
+            Distortion::Fisheye { .. } => {
+                let rd = (xd * xd + yd * yd).sqrt();
+                if rd < 1e-12 || !rd.is_finite() {
+                    return (xd, yd);
+                }
+                let s = self.fisheye_theta(rd).tan() / rd;
+                return (xd * s, yd * s);
+            }
+            Distortion::RadialTangential { .. } => {}
         }
         let (mut x, mut y) = (xd, yd);
         for _ in 0..30 {
@@ -125,5 +198,94 @@ impl Intrinsics {
             cy: (self.cy + 0.5) * sy - 0.5,
             distortion: self.distortion,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FISHEYE: Distortion = Distortion::Fisheye {
+        k1: -0.013,
+        k2: 0.0042,
+        k3: -0.0011,
+        k4: 0.00021,
+    };
+
+    #[test]
+    fn fisheye_matches_the_kannala_brandt_formula() {
+        // A point at 0.75 rad from the axis, worked by hand from θ_d = θ(1 + k1θ² + ... + k4θ⁸).
+        let theta: f64 = 0.75;
+        let r = theta.tan();
+        let (x, y) = (r * 0.6, r * 0.8);
+        let t2 = theta * theta;
+        let theta_d = theta
+            * (1.0 - 0.013 * t2 + 0.0042 * t2 * t2 - 0.0011 * t2 * t2 * t2
+                + 0.00021 * t2 * t2 * t2 * t2);
+        let (xd, yd) = FISHEYE.distort(x, y);
+        assert!((xd - theta_d * 0.6).abs() < 1e-15, "{xd}");
+        assert!((yd - theta_d * 0.8).abs() < 1e-15, "{yd}");
+        // Without coefficients it is the equidistant projection: radius = angle.
+        let plain = Distortion::Fisheye {
+            k1: 0.0,
+            k2: 0.0,
+            k3: 0.0,
+            k4: 0.0,
+        };
+        let (xd, yd) = plain.distort(1.0, 0.0);
+        assert!((xd - std::f64::consts::FRAC_PI_4).abs() < 1e-15 && yd == 0.0);
+        // On the axis nothing moves.
+        assert_eq!(FISHEYE.distort(0.0, 0.0), (0.0, 0.0));
+        assert_eq!(FISHEYE.undistort(0.0, 0.0), (0.0, 0.0));
+    }
+
+    #[test]
+    fn fisheye_round_trips_over_the_field_of_view() {
+        // Angles from the axis up to 85° (a 170° lens), all around the axis.
+        for i in 0..=170 {
+            let theta = (i as f64 * 0.5).to_radians();
+            for j in 0..16 {
+                let phi = j as f64 * std::f64::consts::TAU / 16.0;
+                let r = theta.tan();
+                let (x, y) = (r * phi.cos(), r * phi.sin());
+                let (xd, yd) = FISHEYE.distort(x, y);
+                let (bx, by) = FISHEYE.undistort(xd, yd);
+                // Compare directions: tan θ grows without bound near 90°.
+                let back = (bx * bx + by * by).sqrt().atan();
+                assert!((back - theta).abs() < 1e-12, "θ {theta}: back {back}");
+                let err = ((bx - x).powi(2) + (by - y).powi(2)).sqrt() / (1.0 + r);
+                assert!(err < 1e-11, "θ {theta} φ {phi}: ({x}, {y}) -> ({bx}, {by})");
+            }
+        }
+    }
+
+    #[test]
+    fn fisheye_undistort_never_fails_past_the_lens() {
+        // A radius beyond what the lens reaches (θ_d peaks below it) saturates at 90°.
+        let strong = Distortion::Fisheye {
+            k1: -0.4,
+            k2: 0.0,
+            k3: 0.0,
+            k4: 0.0,
+        };
+        let (x, y) = strong.undistort(5.0, 0.0);
+        assert!(x.is_finite() && y.is_finite() && x > 0.0);
+        let (x, y) = strong.undistort(f64::NAN, 0.0);
+        assert!(x.is_nan() && y == 0.0);
+    }
+
+    #[test]
+    fn fisheye_serialises_under_its_own_model_name() {
+        let json = serde_json::to_string(&FISHEYE).expect("json");
+        assert!(json.contains("\"model\":\"fisheye\""), "{json}");
+        let back: Distortion = serde_json::from_str(&json).expect("back");
+        assert_eq!(back, FISHEYE);
+        // Manifests written before the fisheye model still read.
+        let old =
+            r#"{"model":"radial_tangential","k1":-0.05,"k2":0.01,"p1":0.0,"p2":0.0,"k3":0.0}"#;
+        assert!(matches!(
+            serde_json::from_str::<Distortion>(old),
+            Ok(Distortion::RadialTangential { .. })
+        ));
     }
 }

@@ -139,6 +139,12 @@ mod tests {
                 p2: -0.0007,
                 k3: 0.0,
             },
+            Distortion::Fisheye {
+                k1: 0.02,
+                k2: -0.004,
+                k3: 0.0007,
+                k4: -0.0001,
+            },
         ] {
             let cam = test_camera(distortion);
             for &(u, v, d) in &[

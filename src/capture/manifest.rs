@@ -19,7 +19,10 @@
 //! ```
 //! Optional: `"synchronized": true` with a per-camera `"offset_s"` (known offsets, no sync
 //! estimate), a per-camera `"background"` file (the empty scene, for subjects that do not move)
-//! and `"segmentation": {"method": "threshold", "threshold": 0.19}` (bright subject on black).
+//! and `"segmentation": {"method": "threshold", "threshold": 0.19}` (bright subject on black) or
+//! `{"method": "alpha"}` (media with an alpha channel: alpha above one half is subject).
+//! Distortion models: `none`, `radial_tangential` (k1 k2 p1 p2 k3) and `fisheye` (k1 k2 k3 k4,
+//! OpenCV's `cv::fisheye`).
 //! `rotation` is row-major. With `world_to_camera_opencv`, `x_cam = R x_world + t` and the camera
 //! axes are x right, y down, z forward. With `camera_to_world_opengl`, `x_world = R x_cam + t` and
 //! the camera axes are x right, y up, looking down -z (nerfstudio, Blender). Pixel centres are at
@@ -72,6 +75,9 @@ pub enum Segmentation {
     Background,
     /// A bright subject on a dark background: luma above `threshold` (0..1) is subject.
     Threshold { threshold: f64 },
+    /// The media carry their mattes in an alpha channel (RGBA images, PNG sequences, ProRes
+    /// 4444): alpha above one half is subject.
+    Alpha,
 }
 
 fn default_timeline() -> String {

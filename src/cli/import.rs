@@ -8,23 +8,45 @@ use std::path::PathBuf;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum Format {
-    /// One folder per camera: an OpenCV FileStorage XML calibration, a video, optionally
-    /// `background.*` (e.g. the Utrecht 4-camera set).
+    /// One folder per camera: an OpenCV FileStorage calibration (XML or YAML), a video,
+    /// optionally `background.*` (e.g. the Utrecht 4-camera set). Needs --units.
     Opencv,
     /// A Middlebury multi-view stereo `*_par.txt` with its images.
     Middlebury,
+    /// A COLMAP text model (cameras.txt, images.txt; the model folder or the project above
+    /// sparse/0); each image becomes a single-image camera. Images from --images, else
+    /// images/ beside the model or up to two folders up. Scale: --units, else metres.
+    Colmap,
+    /// A nerfstudio / instant-ngp transforms.json (the file or its folder); each frame becomes
+    /// a single-image camera, segmented by alpha when the images have it. Scale: --units, else
+    /// metres; the up axis varies by dataset (--up).
+    Nerfstudio,
+    /// A CMU Panoptic calibration_*.json with hdVideos/ (or vgaVideos/, kinectVideos/) beside
+    /// it; translations in centimetres unless --units says otherwise; the dome's up is -y.
+    Panoptic,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanopticType {
+    /// The 31 HD cameras (1920x1080), frame-locked.
+    Hd,
+    /// The 480 VGA cameras (640x480), frame-locked.
+    Vga,
+    /// The 10 Kinects' colour cameras (not frame-locked).
+    Kinect,
 }
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     pub format: Format,
-    /// The rig folder (opencv) or the `_par.txt` file (middlebury).
+    /// The rig folder (opencv), the `_par.txt` file (middlebury), the model folder (colmap),
+    /// transforms.json or its folder (nerfstudio), or calibration_*.json (panoptic).
     pub source: PathBuf,
     /// Output capture directory (the manifest refers to the media where they are).
     #[arg(long)]
     pub out: PathBuf,
     /// Unit of the calibration's translations: m, cm or mm (required for OpenCV files, which
-    /// do not say).
+    /// do not say; colmap and nerfstudio default to m with a warning; panoptic to cm).
     #[arg(long)]
     pub units: Option<String>,
     /// Which axis of the source's world points up (+z, -z, +y, -y, +x, -x); replay360's world
@@ -34,22 +56,51 @@ pub struct ImportArgs {
     /// Middlebury: luma (0..1) above which a pixel is the object.
     #[arg(long, default_value_t = 0.19)]
     pub threshold: f64,
+    /// COLMAP: the folder the image names in images.txt are relative to.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Panoptic: which cameras to import.
+    #[arg(long, value_enum, default_value = "hd")]
+    pub camera_type: PanopticType,
 }
 
 pub fn import(a: ImportArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.source, "the source")?;
+    let units = a
+        .units
+        .as_deref()
+        .map(|u| Units::parse(u).ok_or_else(|| anyhow::anyhow!("unknown unit {u:?} (m, cm or mm)")))
+        .transpose()?;
     let imported = match a.format {
         Format::Opencv => {
-            let units = a.units.as_deref().ok_or_else(|| {
+            let units = units.ok_or_else(|| {
                 anyhow::anyhow!(
                     "OpenCV calibrations do not state their unit; pass --units m, cm or mm"
                 )
             })?;
-            let units = Units::parse(units)
-                .ok_or_else(|| anyhow::anyhow!("unknown unit {units:?} (m, cm or mm)"))?;
             formats::opencv::import_dir(&a.source, units)?
         }
         Format::Middlebury => formats::middlebury::import(&a.source, a.threshold)?,
+        Format::Colmap => formats::colmap::import(
+            &a.source,
+            &formats::colmap::Options {
+                images: a.images.clone(),
+                units,
+            },
+        )?,
+        Format::Nerfstudio => formats::nerfstudio::import(&a.source, units)?,
+        Format::Panoptic => formats::panoptic::import(
+            &a.source,
+            &formats::panoptic::Options {
+                camera_type: match a.camera_type {
+                    PanopticType::Hd => "hd",
+                    PanopticType::Vga => "vga",
+                    PanopticType::Kinect => "kinect",
+                }
+                .to_owned(),
+                units: units.unwrap_or(Units::Centimetres),
+            },
+        )?,
     };
     let mut imported = imported;
     imported.set_up_axis(&a.up).map_err(anyhow::Error::msg)?;

@@ -3,14 +3,19 @@
 //! Problems that leave a camera unusable are errors naming the file; problems the import can
 //! work around are warnings.
 
+pub mod colmap;
 pub mod middlebury;
+pub mod nerfstudio;
 pub mod opencv;
+pub mod opencv_yaml;
+pub mod panoptic;
 
-use crate::camera::{CameraFromWorld, Intrinsics};
+use crate::camera::{CameraFromWorld, Distortion, Intrinsics};
 use crate::capture::{
     CAPTURE_FORMAT, CAPTURE_VERSION, CameraEntry, CaptureManifest, Extrinsics, IntrinsicsEntry,
     Segmentation, WorldFrame,
 };
+use nalgebra::{Matrix3, Rotation3};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +44,158 @@ impl ImportError {
             path: path.to_path_buf(),
             problem: problem.into(),
         }
+    }
+}
+
+/// Largest `|RᵀR - I|` of a rotation matrix taken as it is. Files that print rotations with
+/// six or seven digits (or as 32-bit floats) miss it by a little.
+pub const ROTATION_TOLERANCE: f64 = 1e-6;
+/// Largest `|RᵀR - I|` of a matrix still taken as a rotation (replaced by the nearest rotation,
+/// with a warning); beyond it the matrix is an error.
+pub const ROTATION_LIMIT: f64 = 1e-3;
+
+/// The rotation a calibration states as a 3x3 matrix (`what` says where, for messages).
+/// Errors: NaN or infinite entries, a reflection (det < 0), or `|RᵀR - I|` above
+/// [`ROTATION_LIMIT`]. Between [`ROTATION_TOLERANCE`] and the limit the nearest rotation is
+/// used and a warning says so.
+pub fn rotation_from_matrix(
+    m: &Matrix3<f64>,
+    path: &Path,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Rotation3<f64>, ImportError> {
+    if m.iter().any(|v| !v.is_finite()) {
+        return Err(ImportError::invalid(
+            path,
+            format!("{what}: the rotation contains NaN or infinite values"),
+        ));
+    }
+    let det = m.determinant();
+    if det <= 0.0 {
+        return Err(ImportError::invalid(
+            path,
+            format!("{what}: the rotation matrix is not a rotation (det = {det:.4})"),
+        ));
+    }
+    let orth = (m.transpose() * m - Matrix3::identity()).abs().max();
+    if orth > ROTATION_LIMIT {
+        return Err(ImportError::invalid(
+            path,
+            format!(
+                "{what}: the rotation matrix is not a rotation (|RᵀR - I| = {orth:.2e}, det = {det:.4})"
+            ),
+        ));
+    }
+    if orth > ROTATION_TOLERANCE {
+        warnings.push(format!(
+            "{what}: the rotation is off orthonormal by {orth:.1e}; the nearest rotation is used: {}",
+            path.display()
+        ));
+    }
+    // Near a rotation already, so this converges in a few steps.
+    Ok(Rotation3::from_matrix_eps(
+        m,
+        1e-15,
+        100,
+        Rotation3::identity(),
+    ))
+}
+
+/// Checks what a calibration says about a camera's lens (`what` says which camera).
+pub fn check_intrinsics(k: &Intrinsics, path: &Path, what: &str) -> Result<(), ImportError> {
+    let coefficients: Vec<f64> = match k.distortion {
+        Distortion::None => Vec::new(),
+        Distortion::RadialTangential { k1, k2, p1, p2, k3 } => vec![k1, k2, p1, p2, k3],
+        Distortion::Fisheye { k1, k2, k3, k4 } => vec![k1, k2, k3, k4],
+    };
+    if [k.fx, k.fy, k.cx, k.cy]
+        .iter()
+        .chain(&coefficients)
+        .any(|v| !v.is_finite())
+    {
+        return Err(ImportError::invalid(
+            path,
+            format!("{what}: the intrinsics contain NaN or infinite values"),
+        ));
+    }
+    if k.fx <= 0.0 || k.fy <= 0.0 {
+        return Err(ImportError::invalid(
+            path,
+            format!(
+                "{what}: focal lengths must be positive (fx {}, fy {})",
+                k.fx, k.fy
+            ),
+        ));
+    }
+    if k.width == 0 || k.height == 0 {
+        return Err(ImportError::invalid(
+            path,
+            format!("{what}: the image size {}x{} is empty", k.width, k.height),
+        ));
+    }
+    Ok(())
+}
+
+/// The unit of a reconstruction whose scale is whatever the tool chose (structure from
+/// motion): the one the user states, else metres with a warning.
+pub fn units_or_metres(units: Option<Units>, path: &Path, warnings: &mut Vec<String>) -> Units {
+    units.unwrap_or_else(|| {
+        warnings.push(format!(
+            "the calibration does not state its unit (structure from motion has an arbitrary \
+             scale); taken as metres, pass --units to say otherwise: {}",
+            path.display()
+        ));
+        Units::Metres
+    })
+}
+
+/// A camera id from a media path: the path without its extension, separators turned into `_`.
+pub fn id_from_name(name: &str) -> String {
+    let p = Path::new(name);
+    let stem = match (p.parent(), p.file_stem()) {
+        (Some(parent), Some(stem)) if !parent.as_os_str().is_empty() => {
+            parent.join(stem).to_string_lossy().into_owned()
+        }
+        (_, Some(stem)) => stem.to_string_lossy().into_owned(),
+        _ => name.to_owned(),
+    };
+    stem.trim_start_matches("./")
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect()
+}
+
+/// `Distortion::None` for a radial-tangential model whose coefficients are all zero. (A fisheye
+/// model without coefficients is still a fisheye: the equidistant projection.)
+pub fn without_zero_terms(d: Distortion) -> Distortion {
+    match d {
+        Distortion::RadialTangential { k1, k2, p1, p2, k3 }
+            if [k1, k2, p1, p2, k3].iter().all(|&c| c == 0.0) =>
+        {
+            Distortion::None
+        }
+        d => d,
+    }
+}
+
+/// Whether an image file has an alpha channel (read from its header; `false` when unreadable
+/// or not an image the `image` crate knows).
+pub fn has_alpha(path: &Path) -> bool {
+    use image::ImageDecoder as _;
+    image::ImageReader::open(path)
+        .ok()
+        .and_then(|r| r.with_guessed_format().ok())
+        .and_then(|r| r.into_decoder().ok())
+        .is_some_and(|d| d.color_type().has_alpha())
+}
+
+/// Segmentation for images that may carry their matte: by alpha when the first camera's
+/// media has an alpha channel, else a background model.
+pub fn segmentation_for(first_media: Option<&Path>) -> Segmentation {
+    if first_media.is_some_and(has_alpha) {
+        Segmentation::Alpha
+    } else {
+        Segmentation::Background
     }
 }
 

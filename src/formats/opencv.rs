@@ -1,7 +1,9 @@
 //! OpenCV FileStorage XML calibrations (`cv::FileStorage`), as written by `calibrateCamera`
-//! tooling: a camera matrix, distortion coefficients (k1 k2 p1 p2 [k3]), and a rotation
-//! (Rodrigues 3x1 or 3x3 matrix, world to camera) with a translation (world to camera, in the
-//! unit the caller states).
+//! tooling: a camera matrix, distortion coefficients (k1 k2 p1 p2 [k3], or k1 k2 k3 k4 of the
+//! fisheye model when the document says `fisheye_model: 1` as OpenCV's calibration sample
+//! writes), and a rotation (Rodrigues 3x1 or 3x3 matrix, world to camera) with a translation
+//! (world to camera, in the unit the caller states). The YAML form of the same documents is
+//! read by [`super::opencv_yaml`] into the same [`FileStorage`].
 //!
 //! Node names are matched case-insensitively among the usual spellings (`CameraMatrix`,
 //! `camera_matrix`, `K`; `DistortionCoeffs`, `distortion_coefficients`, `D`; `Rotation`, `R`,
@@ -20,7 +22,7 @@ pub struct CvMatrix {
     pub data: Vec<f64>,
 }
 
-/// The matrices and scalars of a FileStorage XML document, by lower-cased node name.
+/// The matrices and scalars of a FileStorage document (XML or YAML), by lower-cased node name.
 #[derive(Debug)]
 pub struct FileStorage {
     pub matrices: std::collections::BTreeMap<String, CvMatrix>,
@@ -69,7 +71,7 @@ impl FileStorage {
                             format!("matrix <{name}> has a value that is not a number ({e})"),
                         )
                     })?;
-                if data.len() != rows * cols {
+                if rows.checked_mul(cols) != Some(data.len()) {
                     return Err(ImportError::invalid(
                         path,
                         format!(
@@ -92,12 +94,22 @@ impl FileStorage {
         Ok(Self { matrices, scalars })
     }
 
+    /// Reads an XML or YAML document: YAML when the file is `*.yml` / `*.yaml` or starts with
+    /// a `%YAML` header.
     pub fn load(path: &Path) -> Result<Self, ImportError> {
         let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, path)
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if ext == "yml" || ext == "yaml" || text.trim_start().starts_with("%YAML") {
+            super::opencv_yaml::parse(&text, path)
+        } else {
+            Self::parse(&text, path)
+        }
     }
 
     fn find(&self, names: &[&str]) -> Option<&CvMatrix> {
@@ -108,12 +120,14 @@ impl FileStorage {
 }
 
 /// Intrinsics and pose from a FileStorage document, for an image of `width` x `height`.
+/// A rotation matrix a little off orthonormal adds a warning.
 pub fn camera(
     fs: &FileStorage,
     path: &Path,
     width: u32,
     height: u32,
     units: Units,
+    warnings: &mut Vec<String>,
 ) -> Result<(Intrinsics, CameraFromWorld), ImportError> {
     let k = fs
         .find(&["CameraMatrix", "camera_matrix", "K", "intrinsic_matrix"])
@@ -133,6 +147,7 @@ pub fn camera(
             format!("focal lengths must be positive (fx {fx}, fy {fy})"),
         ));
     }
+    let fisheye = fs.scalars.get("fisheye_model").is_some_and(|&v| v != 0.0);
     let distortion = match fs.find(&[
         "DistortionCoeffs",
         "distortion_coefficients",
@@ -140,6 +155,18 @@ pub fn camera(
         "dist_coeffs",
     ]) {
         None => Distortion::None,
+        Some(d) if fisheye => match d.data[..] {
+            [k1, k2, k3, k4] => Distortion::Fisheye { k1, k2, k3, k4 },
+            _ => {
+                return Err(ImportError::invalid(
+                    path,
+                    format!(
+                        "{} fisheye distortion coefficients; expected k1 k2 k3 k4",
+                        d.data.len()
+                    ),
+                ));
+            }
+        },
         Some(d) => {
             let v = &d.data;
             if v.len() < 4 {
@@ -147,6 +174,17 @@ pub fn camera(
                     path,
                     format!(
                         "{} distortion coefficients; expected k1 k2 p1 p2 [k3]",
+                        v.len()
+                    ),
+                ));
+            }
+            // The rational (k4 k5 k6) and thin-prism terms have no place in the model.
+            if v.iter().skip(5).any(|&c| c != 0.0) {
+                return Err(ImportError::invalid(
+                    path,
+                    format!(
+                        "{} distortion coefficients with rational or thin-prism terms, which are \
+                         not supported (k1 k2 p1 p2 k3 only)",
                         v.len()
                     ),
                 ));
@@ -165,17 +203,12 @@ pub fn camera(
         .ok_or_else(|| ImportError::invalid(path, "no rotation (Rotation / R / rvec)"))?;
     let rotation = match (r.rows, r.cols) {
         (3, 1) | (1, 3) => Rotation3::new(Vector3::new(r.data[0], r.data[1], r.data[2])),
-        (3, 3) => {
-            let m = Matrix3::from_row_slice(&r.data);
-            let orth = (m.transpose() * m - Matrix3::identity()).abs().max();
-            if orth > 1e-3 || m.determinant() < 0.0 {
-                return Err(ImportError::invalid(
-                    path,
-                    format!("the rotation matrix is not a rotation (|RᵀR - I| = {orth:.2e})"),
-                ));
-            }
-            Rotation3::from_matrix(&m)
-        }
+        (3, 3) => super::rotation_from_matrix(
+            &Matrix3::from_row_slice(&r.data),
+            path,
+            "Rotation",
+            warnings,
+        )?,
         (a, b) => {
             return Err(ImportError::invalid(
                 path,
@@ -211,8 +244,9 @@ pub fn camera(
     ))
 }
 
-/// Imports a rig laid out one folder per camera, each holding an OpenCV calibration XML
-/// (`config.xml`, else `calibration.xml`, else the first `*.xml` with a camera matrix), a video
+/// Imports a rig laid out one folder per camera, each holding an OpenCV FileStorage calibration,
+/// XML or YAML (`config.*`, else `calibration.*`, else the first `*.xml` / `*.yml` / `*.yaml`
+/// with a camera matrix and a rotation), a video
 /// (`video.*`, else the first video file) and optionally the empty scene (`background.*`).
 /// Cameras are named after their folders and taken as synchronized (one genlocked rig).
 pub fn import_dir(dir: &Path, units: Units) -> Result<super::Imported, ImportError> {
@@ -249,7 +283,10 @@ pub fn import_dir(dir: &Path, units: Units) -> Result<super::Imported, ImportErr
                 .map(|s| s.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default()
         };
-        let xmls: Vec<&std::path::PathBuf> = files.iter().filter(|p| ext(p) == "xml").collect();
+        let xmls: Vec<&std::path::PathBuf> = files
+            .iter()
+            .filter(|p| ["xml", "yml", "yaml"].contains(&ext(p).as_str()))
+            .collect();
         let calib = xmls
             .iter()
             .find(|p| stem(p) == "config")
@@ -264,7 +301,7 @@ pub fn import_dir(dir: &Path, units: Units) -> Result<super::Imported, ImportErr
             });
         let Some(calib) = calib else {
             warnings.push(format!(
-                "{}: no calibration XML, folder skipped",
+                "{}: no calibration (XML or YAML), folder skipped",
                 folder.display()
             ));
             continue;
@@ -290,7 +327,7 @@ pub fn import_dir(dir: &Path, units: Units) -> Result<super::Imported, ImportErr
             })?;
         let info = reader.info().clone();
         let fs = FileStorage::load(calib)?;
-        let (intrinsics, pose) = camera(&fs, calib, info.width, info.height, units)?;
+        let (intrinsics, pose) = camera(&fs, calib, info.width, info.height, units, &mut warnings)?;
         cameras.push(super::ImportedCamera {
             id: folder
                 .file_name()
@@ -331,8 +368,15 @@ mod tests {
     #[test]
     fn reads_rodrigues_and_millimetres() {
         let fs = FileStorage::parse(DOC, Path::new("config.xml")).expect("parses");
-        let (k, pose) =
-            camera(&fs, Path::new("config.xml"), 640, 480, Units::Millimetres).expect("camera");
+        let (k, pose) = camera(
+            &fs,
+            Path::new("config.xml"),
+            640,
+            480,
+            Units::Millimetres,
+            &mut Vec::new(),
+        )
+        .expect("camera");
         assert_eq!((k.fx, k.fy, k.cx, k.cy), (500.0, 510.0, 320.0, 240.0));
         assert!(
             matches!(k.distortion, Distortion::RadialTangential { k1, k3, .. } if k1 == -0.3 && k3 == -0.07)
@@ -357,7 +401,7 @@ mod tests {
         assert!(FileStorage::parse(&nan, p).is_err());
         let no_rot = DOC.replace("Rotation", "Something");
         let fs = FileStorage::parse(&no_rot, p).expect("parses");
-        let e = camera(&fs, p, 640, 480, Units::Metres)
+        let e = camera(&fs, p, 640, 480, Units::Metres, &mut Vec::new())
             .expect_err("error")
             .to_string();
         assert!(e.contains("no rotation"), "{e}");

@@ -25,6 +25,10 @@ pub enum IngestError {
         want_w: u32,
         want_h: u32,
     },
+    #[error(
+        "camera {camera}: the capture is segmented by alpha but the media has no alpha channel: {path}"
+    )]
+    NoAlpha { camera: String, path: PathBuf },
     #[error("camera {camera}: the video has no frames: {path}")]
     Empty { camera: String, path: PathBuf },
     #[error("camera {camera} is not in the capture (known: {known})")]

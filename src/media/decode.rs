@@ -4,7 +4,7 @@ use super::{MediaError, init};
 use ff::format::Pixel;
 use ff::software::scaling::{context::Context as Scaler, flag::Flags};
 use ffmpeg_next as ff;
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use std::path::{Path, PathBuf};
 
 /// What the container says about a video stream.
@@ -25,6 +25,9 @@ pub struct DecodedFrame {
     /// Presentation time in seconds from the stream start, when the container has timestamps.
     pub pts_seconds: Option<f64>,
     pub image: RgbImage,
+    /// The frame's alpha channel, when the reader was asked to keep it
+    /// ([`VideoReader::keep_alpha`]) and the stream has one.
+    pub alpha: Option<GrayImage>,
 }
 
 /// Decodes a video file to RGB frames, one at a time.
@@ -41,6 +44,9 @@ pub struct VideoReader {
     eof_sent: bool,
     finished: bool,
     decoded: ff::frame::Video,
+    keep_alpha: bool,
+    /// Whether the scaler converts to RGBA (the stream has alpha and it is kept).
+    rgba: bool,
 }
 
 // SAFETY: a `VideoReader` exclusively owns its FFmpeg demuxer, decoder and scaler contexts and
@@ -119,7 +125,15 @@ impl VideoReader {
             eof_sent: false,
             finished: false,
             decoded: ff::frame::Video::empty(),
+            keep_alpha: false,
+            rgba: false,
         })
+    }
+
+    /// Also return each frame's alpha channel ([`DecodedFrame::alpha`]) when the stream's pixel
+    /// format has one.
+    pub fn keep_alpha(&mut self) {
+        self.keep_alpha = true;
     }
 
     pub fn info(&self) -> &VideoInfo {
@@ -188,11 +202,13 @@ impl VideoReader {
     fn convert(&mut self) -> Result<DecodedFrame, MediaError> {
         let (w, h) = (self.decoded.width(), self.decoded.height());
         if self.scaler.is_none() {
+            let format = self.decoded.format();
+            self.rgba = self.keep_alpha && has_alpha(format);
             let scaler = Scaler::get(
-                self.decoded.format(),
+                format,
                 w,
                 h,
-                Pixel::RGB24,
+                if self.rgba { Pixel::RGBA } else { Pixel::RGB24 },
                 w,
                 h,
                 Flags::BILINEAR,
@@ -214,8 +230,20 @@ impl VideoReader {
         let data = rgb.data(0);
         let row = w as usize * 3;
         let mut buf = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            buf.extend_from_slice(&data[y * stride..y * stride + row]);
+        let mut alpha = None;
+        if self.rgba {
+            let mut a = Vec::with_capacity(w as usize * h as usize);
+            for y in 0..h as usize {
+                for px in data[y * stride..y * stride + 4 * w as usize].chunks_exact(4) {
+                    buf.extend_from_slice(&px[..3]);
+                    a.push(px[3]);
+                }
+            }
+            alpha = GrayImage::from_raw(w, h, a);
+        } else {
+            for y in 0..h as usize {
+                buf.extend_from_slice(&data[y * stride..y * stride + row]);
+            }
         }
         let image = RgbImage::from_raw(w, h, buf).ok_or_else(|| MediaError::Decode {
             path: self.path.clone(),
@@ -233,8 +261,18 @@ impl VideoReader {
             index,
             pts_seconds,
             image,
+            alpha,
         })
     }
+}
+
+/// Whether a pixel format carries alpha: two or four components (grey + alpha, RGBA, YUVA), or
+/// a palette (whose entries may be transparent).
+fn has_alpha(format: Pixel) -> bool {
+    format == Pixel::PAL8
+        || format
+            .descriptor()
+            .is_some_and(|d| matches!(d.nb_components(), 2 | 4))
 }
 
 impl Iterator for VideoReader {

@@ -176,6 +176,9 @@ fn segment_camera(
     mode: Segmentation,
 ) -> Result<Segmented, PipelineError> {
     let mut reader = VideoReader::open(&cam.video, 1).map_err(IngestError::from)?;
+    if mode == Segmentation::Alpha {
+        reader.keep_alpha();
+    }
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
     let scale = ingest::thumb_scale(w);
     let bg_thumb = ingest::thumbnail(&background.image, scale);
@@ -195,6 +198,16 @@ fn segment_camera(
             Segmentation::Threshold { threshold } => {
                 Silhouette::extract_threshold(&frame.image, threshold)
             }
+            Segmentation::Alpha => match &frame.alpha {
+                Some(alpha) => Silhouette::extract_alpha(&frame.image, alpha),
+                None => {
+                    return Err(IngestError::NoAlpha {
+                        camera: cam.id.clone(),
+                        path: cam.video.clone(),
+                    }
+                    .into());
+                }
+            },
             Segmentation::Background => {
                 let thumb = ingest::thumbnail(&frame.image, scale);
                 match sync::detect(

@@ -270,7 +270,6 @@ impl Silhouette {
 
     /// Segments a bright subject on a dark background: luma above `threshold` (0..1).
     pub fn extract_threshold(frame: &RgbImage, threshold: f64) -> Self {
-        let (w, h) = frame.dimensions();
         let t = (threshold.clamp(0.0, 1.0) * 255.0) as u32;
         let bits: Vec<u8> = frame
             .pixels()
@@ -278,6 +277,21 @@ impl Silhouette {
                 ((77 * p.0[0] as u32 + 150 * p.0[1] as u32 + 29 * p.0[2] as u32) >> 8 > t) as u8
             })
             .collect();
+        Self::from_full_bits(frame, bits)
+    }
+
+    /// Segments a frame whose matte is its alpha channel: alpha above one half is subject.
+    pub fn extract_alpha(frame: &RgbImage, alpha: &image::GrayImage) -> Self {
+        if alpha.dimensions() != frame.dimensions() {
+            return Self::empty();
+        }
+        let bits: Vec<u8> = alpha.pixels().map(|a| (a.0[0] > 127) as u8).collect();
+        Self::from_full_bits(frame, bits)
+    }
+
+    /// The tight silhouette from a full-frame matte (one byte per pixel, 1 = subject).
+    fn from_full_bits(frame: &RgbImage, bits: Vec<u8>) -> Self {
+        let (w, h) = frame.dimensions();
         let mut bits = bits;
         clean(&mut bits, w as usize, h as usize);
         let full = Matte::from_bits(

@@ -1,0 +1,11 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use replay360::formats::panoptic;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = panoptic::parse(text, Path::new("calibration.json"), &mut Vec::new());
+    }
+});
