@@ -343,3 +343,112 @@ fn bad_input_is_reported_clearly() {
     let e = fails(&["synth", "--preset", "huge", "--out", &d("s")]);
     assert!(e.contains("huge") && e.contains("tiny"), "{e}");
 }
+
+/// Real rigs lose cameras: a file that ends early, is corrupt, disagrees with its calibration,
+/// or a capture with one camera. Each is either worked around with a warning (a camera that
+/// dies mid-clip) or refused with a message naming the file.
+#[test]
+fn damaged_captures_are_handled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    ok(&[
+        "synth",
+        "--preset",
+        "tiny",
+        "--out",
+        &d("cap"),
+        "--seed",
+        "9",
+    ]);
+    let manifest_text = std::fs::read_to_string(dir.path().join("cap/capture.json")).expect("read");
+    let manifest: serde_json::Value = serde_json::from_str(&manifest_text).expect("json");
+    let fps = manifest["cameras"][0]["fps"].as_f64().expect("fps");
+    let frames = manifest["cameras"][0]["frame_count"]
+        .as_u64()
+        .expect("frame count");
+
+    // cam03 dies after 30 frames (the file simply ends, as when a recorder stops).
+    let video = dir.path().join("cap/videos/cam03.mp4");
+    let cut = dir.path().join("cap/videos/cam03-cut.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&video)
+        .args(["-frames:v", "30", "-c", "copy"])
+        .arg(&cut)
+        .status();
+    let Ok(status) = status else {
+        eprintln!("skipped: the ffmpeg command is not installed");
+        return;
+    };
+    assert!(status.success());
+    std::fs::rename(&cut, &video).expect("replace the video");
+    let out = replay360(&["reconstruct", &d("cap"), "--out", &d("rec")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cam03") && stderr.contains("ends"),
+        "a warning names the camera: {stderr}"
+    );
+    let recon: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("rec/recon.json")).expect("recon.json"),
+    )
+    .expect("json");
+    let times: Vec<f64> = recon["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .map(|f| f["time"].as_f64().expect("time"))
+        .collect();
+    // Reconstruction goes on with the other cameras long after cam03 stopped (±0.5 s offsets).
+    let cam03_end = 30.0 / fps + 0.5;
+    let last = times.iter().copied().fold(f64::MIN, f64::max);
+    assert!(
+        last > cam03_end + 0.5,
+        "last instant {last:.2} s, cam03 ends by {cam03_end:.2} s"
+    );
+    assert!(
+        times.len() as f64 > 0.6 * frames as f64,
+        "{} instants",
+        times.len()
+    );
+
+    // A corrupt file names the file.
+    std::fs::write(
+        dir.path().join("cap/videos/cam02.mp4"),
+        b"not a video at all",
+    )
+    .expect("write");
+    let e = fails(&["reconstruct", &d("cap"), "--out", &d("rec2")]);
+    assert!(e.contains("cam02.mp4"), "{e}");
+    assert!(!dir.path().join("rec2").exists(), "nothing half-written");
+
+    // Image size disagreeing with the calibration.
+    let mut m = manifest.clone();
+    m["cameras"][1]["width"] = serde_json::json!(500);
+    m["cameras"][1]["intrinsics"]["cx"] = serde_json::json!(249.5);
+    let wrong = dir.path().join("cap/wrong-size.json");
+    std::fs::write(&wrong, serde_json::to_string(&m).expect("json")).expect("write");
+    let e = fails(&["reconstruct", &wrong.to_string_lossy(), "--out", &d("rec3")]);
+    assert!(e.contains("cam01.mp4") && e.contains("500"), "{e}");
+
+    // One camera cannot be reconstructed from.
+    let mut m = manifest.clone();
+    m["cameras"] = serde_json::json!([manifest["cameras"][0].clone()]);
+    let single = dir.path().join("cap/single.json");
+    std::fs::write(&single, serde_json::to_string(&m).expect("json")).expect("write");
+    let e = fails(&[
+        "reconstruct",
+        &single.to_string_lossy(),
+        "--out",
+        &d("rec4"),
+    ]);
+    assert!(e.contains("camera") && e.contains("single.json"), "{e}");
+
+    // A calibration with an impossible focal length.
+    let mut m = manifest.clone();
+    m["cameras"][0]["intrinsics"]["fx"] = serde_json::json!(-3.0);
+    let neg = dir.path().join("cap/negative.json");
+    std::fs::write(&neg, serde_json::to_string(&m).expect("json")).expect("write");
+    let e = fails(&["reconstruct", &neg.to_string_lossy(), "--out", &d("rec5")]);
+    assert!(e.contains("cam00") && e.contains("negative.json"), "{e}");
+}

@@ -35,6 +35,14 @@ pub enum IngestError {
     UnknownCamera { camera: String, known: String },
     #[error("no cameras left to reconstruct from after holding out {held_out}")]
     NoCameras { held_out: String },
+    #[error(
+        "reconstruction needs at least two cameras that see the athlete, but only {have} can be read (held out: {held_out}): {path}"
+    )]
+    TooFewCameras {
+        have: usize,
+        held_out: String,
+        path: PathBuf,
+    },
 }
 
 /// Chooses the cameras reconstruction may read: all but the held-out ones. When `hold_out` is
@@ -77,6 +85,23 @@ pub fn select_cameras(
             .collect();
         return Err(IngestError::NoCameras {
             held_out: held.join(", "),
+        });
+    }
+    if chosen.len() < 2 {
+        let held: Vec<&str> = capture
+            .cameras
+            .iter()
+            .filter(|c| held(c))
+            .map(|c| c.id.as_str())
+            .collect();
+        return Err(IngestError::TooFewCameras {
+            have: chosen.len(),
+            held_out: if held.is_empty() {
+                "none".to_owned()
+            } else {
+                held.join(", ")
+            },
+            path: capture.manifest_path.clone(),
         });
     }
     Ok(chosen)

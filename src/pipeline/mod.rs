@@ -414,6 +414,30 @@ pub fn reconstruct(
         let f = (t - sync_result.offsets[i]) * cams[i].fps;
         f >= -0.5 && f <= frame_counts[i] as f64 - 0.5
     };
+    // Cameras that stop early (a recorder that died, a truncated file) or start late are used
+    // only where they have frames; say so, since those instants see the athlete from fewer views.
+    let ref_end = frame_counts[0] as f64 / fps;
+    for (i, c) in cams.iter().enumerate().skip(1) {
+        let start = sync_result.offsets[i];
+        let end = start + frame_counts[i] as f64 / c.fps;
+        if end < ref_end - 1.5 / fps {
+            tracing::warn!(
+                "camera {} ends at {end:.2} s after {} frames, {:.2} s before {}: later instants are reconstructed without it: {}",
+                c.id,
+                frame_counts[i],
+                ref_end - end,
+                cams[0].id,
+                c.video.display()
+            );
+        }
+        if start > 1.5 / fps {
+            tracing::warn!(
+                "camera {} starts only at {start:.2} s: earlier instants are reconstructed without it: {}",
+                c.id,
+                c.video.display()
+            );
+        }
+    }
     let times: Vec<f64> = (0..frame_counts[0])
         .step_by(opts.stride.max(1))
         .map(|k| k as f64 / fps)
