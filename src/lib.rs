@@ -10,6 +10,7 @@
 
 pub mod analyse;
 pub mod bench;
+pub mod calibrate;
 pub mod camera;
 pub mod capture;
 pub mod compose;

@@ -1,5 +1,6 @@
 //! Subcommands. Each validates its input, runs the library, and reports what it wrote.
 
+mod calibrate;
 mod demo;
 mod import;
 mod render;
@@ -47,6 +48,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Summarises a capture and draws its rig from above.
     Inspect(import::InspectArgs),
+    /// Camera extrinsics from checkerboard clips, with a reprojection-error report.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => stages::bench(a),
         Command::Import(a) => import::import(a),
         Command::Inspect(a) => import::inspect(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
     }
 }
 

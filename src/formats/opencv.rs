@@ -129,6 +129,19 @@ pub fn camera(
     units: Units,
     warnings: &mut Vec<String>,
 ) -> Result<(Intrinsics, CameraFromWorld), ImportError> {
+    let intrinsics = intrinsics(fs, path, width, height)?;
+    let pose = pose(fs, path, units, warnings)?;
+    Ok((intrinsics, pose))
+}
+
+/// The camera matrix and distortion of a FileStorage document (e.g. an `intrinsics.xml`
+/// without a pose), for an image of `width` x `height`.
+pub fn intrinsics(
+    fs: &FileStorage,
+    path: &Path,
+    width: u32,
+    height: u32,
+) -> Result<Intrinsics, ImportError> {
     let k = fs
         .find(&["CameraMatrix", "camera_matrix", "K", "intrinsic_matrix"])
         .ok_or_else(|| {
@@ -198,6 +211,24 @@ pub fn camera(
             }
         }
     };
+    Ok(Intrinsics {
+        width,
+        height,
+        fx,
+        fy,
+        cx,
+        cy,
+        distortion,
+    })
+}
+
+/// The world-to-camera pose of a FileStorage document, translations in `units`.
+pub fn pose(
+    fs: &FileStorage,
+    path: &Path,
+    units: Units,
+    warnings: &mut Vec<String>,
+) -> Result<CameraFromWorld, ImportError> {
     let r = fs
         .find(&["Rotation", "R", "rvec", "rotation_vector"])
         .ok_or_else(|| ImportError::invalid(path, "no rotation (Rotation / R / rvec)"))?;
@@ -226,22 +257,10 @@ pub fn camera(
         ));
     }
     let s = units.to_metres();
-    let intrinsics = Intrinsics {
-        width,
-        height,
-        fx,
-        fy,
-        cx,
-        cy,
-        distortion,
-    };
-    Ok((
-        intrinsics,
-        CameraFromWorld {
-            rotation,
-            translation: Vector3::new(t.data[0] * s, t.data[1] * s, t.data[2] * s),
-        },
-    ))
+    Ok(CameraFromWorld {
+        rotation,
+        translation: Vector3::new(t.data[0] * s, t.data[1] * s, t.data[2] * s),
+    })
 }
 
 /// Imports a rig laid out one folder per camera, each holding an OpenCV FileStorage calibration,
