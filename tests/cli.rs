@@ -61,6 +61,10 @@ fn every_command_has_help() {
         "snapshot",
         "render",
         "view",
+        "bench",
+        "import",
+        "inspect",
+        "calibrate",
     ] {
         let out = ok(&[cmd, "--help"]);
         assert!(out.contains("Usage"), "{cmd} --help");
