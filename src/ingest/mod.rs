@@ -76,24 +76,21 @@ pub fn select_cameras(
         .filter(|c| !held(c))
         .cloned()
         .collect();
-    if chosen.is_empty() {
-        let held: Vec<&str> = capture
+    let held_ids = || -> Vec<&str> {
+        capture
             .cameras
             .iter()
             .filter(|c| held(c))
             .map(|c| c.id.as_str())
-            .collect();
+            .collect()
+    };
+    if chosen.is_empty() {
         return Err(IngestError::NoCameras {
-            held_out: held.join(", "),
+            held_out: held_ids().join(", "),
         });
     }
     if chosen.len() < 2 {
-        let held: Vec<&str> = capture
-            .cameras
-            .iter()
-            .filter(|c| held(c))
-            .map(|c| c.id.as_str())
-            .collect();
+        let held = held_ids();
         return Err(IngestError::TooFewCameras {
             have: chosen.len(),
             held_out: if held.is_empty() {
