@@ -206,9 +206,15 @@ impl GaussianCloud {
     /// (see [`up_rotation`]): positions, normals and orientations turn; the SH rest coefficients
     /// are kept as they are (the renderer draws the base colour only).
     pub fn rotate_up(&mut self, up: &str) -> Result<(), String> {
-        let q = up_rotation(up)?;
+        self.rotate(up_rotation(up)?);
+        Ok(())
+    }
+
+    /// Turns the cloud by `q`: positions, normals and orientations (the SH rest coefficients
+    /// are kept as they are).
+    pub fn rotate(&mut self, q: nalgebra::UnitQuaternion<f32>) {
         if q == nalgebra::UnitQuaternion::identity() {
-            return Ok(());
+            return;
         }
         let turn = |p: &mut [f32; 3]| {
             let v = q * nalgebra::Vector3::new(p[0], p[1], p[2]);
@@ -223,7 +229,6 @@ impl GaussianCloud {
             let w = q * local;
             *r = [w.w, w.i, w.j, w.k];
         }
-        Ok(())
     }
 
     /// Our splat discs as flat Gaussians. A disc of radius `r` with normal `n` (drawn opaque

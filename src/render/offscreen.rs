@@ -7,7 +7,10 @@
 //! first view is rendered until two consecutive captures agree before any frame is kept, so no
 //! blank or half-built frame reaches an export.
 
-use super::scene::{CurrentView, FrameRequest, SceneCamera, SceneData, ScenePlugin};
+use super::gaussians::GaussianSplats;
+use super::scene::{
+    CurrentView, FrameRequest, GaussianViewPlugin, SceneCamera, SceneData, ScenePlugin,
+};
 use bevy::app::{PluginsState, TerminalCtrlCHandlerPlugin};
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
@@ -85,6 +88,29 @@ impl OffscreenRenderer {
         width: u32,
         height: u32,
     ) -> Result<Self, RenderError> {
+        Self::build(width, height, move |app| {
+            app.insert_resource(scene)
+                .insert_resource(CurrentView(first))
+                .add_plugins(ScenePlugin);
+        })
+    }
+
+    /// A renderer for Gaussians alone (a splat file): each request's camera, nothing else of
+    /// the scene; `transparent` requests clear to transparent.
+    pub fn gaussians(
+        splats: GaussianSplats,
+        first: FrameRequest,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, RenderError> {
+        Self::build(width, height, move |app| {
+            app.insert_resource(splats)
+                .insert_resource(CurrentView(first))
+                .add_plugins(GaussianViewPlugin);
+        })
+    }
+
+    fn build(width: u32, height: u32, scene: impl FnOnce(&mut App)) -> Result<Self, RenderError> {
         if width < 16
             || height < 16
             || width > 7680
@@ -95,10 +121,8 @@ impl OffscreenRenderer {
             return Err(RenderError::Size(width, height));
         }
         let mut app = App::new();
-        app.add_plugins(headless_plugins())
-            .insert_resource(scene)
-            .insert_resource(CurrentView(first))
-            .add_plugins(ScenePlugin);
+        app.add_plugins(headless_plugins());
+        scene(&mut app);
         // Without app.run() the plugins must be finished by hand.
         while app.plugins_state() == PluginsState::Adding {
             bevy::tasks::tick_global_task_pools_on_main_thread();
@@ -110,7 +134,7 @@ impl OffscreenRenderer {
         image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
         app.world_mut().spawn((
-            Camera3d::default(),
+            super::scene::camera_3d(),
             SceneCamera,
             RenderTarget::Image(target.clone().into()),
             Tonemapping::None,
@@ -179,18 +203,44 @@ impl OffscreenRenderer {
         Ok(rgba)
     }
 
-    /// Renders `view` until two consecutive captures agree (pipelines and assets ready).
+    /// The Gaussians this renderer draws (none when it has no cloud).
+    pub fn gaussians_drawn(&self) -> Option<&GaussianSplats> {
+        self.app
+            .world()
+            .get_resource::<GaussianSplats>()
+            .filter(|s| s.scene.as_ref().is_some_and(|c| !c.is_empty()))
+    }
+
+    /// Frames in which the Gaussian layer was drawn so far.
+    fn gaussian_frames(&self) -> u64 {
+        self.gaussians_drawn().map_or(0, |s| {
+            s.stats.frames.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    /// Renders `view` until two consecutive captures agree (pipelines and assets ready), both
+    /// with the Gaussian layer drawn when there is a cloud.
     fn warm_up(&mut self, view: &FrameRequest) -> Result<(), RenderError> {
-        let mut previous: Option<RgbaImage> = None;
+        let mut previous: Option<(u64, RgbaImage)> = None;
+        let wants_gaussians = self.gaussians_drawn().is_some();
+        // Tags whose update drew the Gaussian layer.
+        let mut with_gaussians = std::collections::HashSet::new();
         let max_updates = 40;
         for _ in 0..max_updates {
+            let before = self.gaussian_frames();
             let tag = self.request(view);
             self.update();
+            if self.gaussian_frames() > before {
+                with_gaussians.insert(tag);
+            }
             while let Ok((t, img)) = self.rx.try_recv() {
                 let rgba = self.to_rgba(img)?;
-                if let Some(prev) = &previous
+                let complete = |t: u64| !wants_gaussians || with_gaussians.contains(&t);
+                if let Some((pt, prev)) = &previous
                     && *prev == rgba
                     && t + 1 >= tag
+                    && complete(t)
+                    && complete(*pt)
                 {
                     self.warm = true;
                     // Drain whatever else is in flight.
@@ -200,7 +250,7 @@ impl OffscreenRenderer {
                     while self.rx.try_recv().is_ok() {}
                     return Ok(());
                 }
-                previous = Some(rgba);
+                previous = Some((t, rgba));
             }
         }
         Err(RenderError::NoFrames(max_updates))
