@@ -203,6 +203,13 @@ impl OffscreenRenderer {
         Ok(rgba)
     }
 
+    /// Replaces the Gaussians drawn with the rest of the scene (see
+    /// [`super::gaussians::GaussianSplats`]); the next render warms up again.
+    pub fn set_gaussians(&mut self, splats: GaussianSplats) {
+        self.app.world_mut().insert_resource(splats);
+        self.warm = false;
+    }
+
     /// The Gaussians this renderer draws (none when it has no cloud).
     pub fn gaussians_drawn(&self) -> Option<&GaussianSplats> {
         self.app
