@@ -262,6 +262,53 @@ impl GaussianCloud {
     }
 }
 
+/// The benchmark's person, by the recipe of `make_splat_ply.py` (shared/bench): `n` isotropic
+/// Gaussians (8 mm, opacity sigmoid(2)) on the surfaces of eight capsules (torso, head, arms,
+/// thighs, shins) of a 1.9 m figure standing along +Y around the origin, one colour per
+/// capsule. Same shape, counts and parameters as the script's file; its own random numbers.
+pub fn benchmark_person(n: usize, seed: u64) -> GaussianCloud {
+    use crate::util::hash::{Rng, normal};
+    type Seg = ([f32; 3], [f32; 3], f32);
+    let segs: [Seg; 8] = [
+        ([0.0, 1.0, 0.0], [0.0, 1.5, 0.0], 0.16),
+        ([0.0, 1.6, 0.0], [0.0, 1.8, 0.0], 0.11),
+        ([0.2, 1.45, 0.0], [0.5, 1.1, 0.0], 0.05),
+        ([-0.2, 1.45, 0.0], [-0.5, 1.1, 0.0], 0.05),
+        ([0.1, 1.0, 0.0], [0.15, 0.5, 0.0], 0.07),
+        ([-0.1, 1.0, 0.0], [-0.15, 0.5, 0.0], 0.07),
+        ([0.15, 0.5, 0.0], [0.15, 0.05, 0.0], 0.06),
+        ([-0.15, 0.5, 0.0], [-0.15, 0.05, 0.0], 0.06),
+    ];
+    let per = n / segs.len();
+    let mut rng = Rng::new(seed);
+    let mut c = GaussianCloud::default();
+    for (a, b, r) in segs {
+        let base = [
+            rng.uniform(0.0, 1.0) as f32,
+            rng.uniform(0.0, 1.0) as f32,
+            rng.uniform(0.0, 1.0) as f32,
+        ];
+        for _ in 0..per {
+            let t = rng.uniform(0.0, 1.0) as f32;
+            let mut d = [0f32; 3];
+            for v in &mut d {
+                *v = normal(rng.next_u64()) as f32;
+            }
+            let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt().max(1e-9);
+            let p: [f32; 3] = std::array::from_fn(|k| a[k] + t * (b[k] - a[k]) + d[k] / len * r);
+            c.positions.push([p[0], p[1] - 0.9, p[2]]);
+            c.colours.push(std::array::from_fn(|k| {
+                base[k] * 0.8 + 0.1 * rng.uniform(0.0, 1.0) as f32
+            }));
+            c.normals.push([0.0; 3]);
+            c.scales.push([0.008; 3]);
+            c.rotations.push([1.0, 0.0, 0.0, 0.0]);
+            c.opacities.push(sigmoid(2.0));
+        }
+    }
+    c
+}
+
 /// The rotation taking this world's `up` axis (`+z`, `-z`, `+y`, `-y`, `+x`, `-x`) to +Z, the
 /// replay360 convention (the same mapping as `replay360 import --up`). For the benchmark file,
 /// which is Y-up with the person standing along +Y, `+y` turns it upright.

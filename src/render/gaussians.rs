@@ -139,9 +139,12 @@ pub struct GaussianStats {
     pub drawn: AtomicU64,
     /// Tile-list entries in the last binned frame.
     pub entries: AtomicU64,
-    /// Total CPU time projecting, sorting and binning (ns), and how many times.
+    /// Total CPU time projecting, sorting and binning (ns), how many times, and the
+    /// Gaussians on screen and tile-list entries summed over those times.
     pub bin_ns: AtomicU64,
     pub bins: AtomicU64,
+    pub drawn_sum: AtomicU64,
+    pub entries_sum: AtomicU64,
 }
 
 /// The Gaussians every 3D view draws (none by default).
@@ -892,6 +895,12 @@ fn prepare_gaussians(
                 stats
                     .drawn
                     .store(g.binned.drawn() as u64, Ordering::Relaxed);
+                stats
+                    .drawn_sum
+                    .fetch_add(g.binned.drawn() as u64, Ordering::Relaxed);
+                stats
+                    .entries_sum
+                    .fetch_add(g.binned.indices.len() as u64, Ordering::Relaxed);
                 stats
                     .entries
                     .store(g.binned.indices.len() as u64, Ordering::Relaxed);

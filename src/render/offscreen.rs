@@ -159,6 +159,18 @@ impl OffscreenRenderer {
         })
     }
 
+    /// The graphics adapter, as the driver names it (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub fn adapter(&self) -> String {
+        self.app
+            .get_sub_app(bevy::render::RenderApp)
+            .and_then(|a| {
+                a.world()
+                    .get_resource::<bevy::render::renderer::RenderAdapterInfo>()
+            })
+            .map(|i| i.0.name.clone())
+            .unwrap_or_default()
+    }
+
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
     }
