@@ -10,7 +10,8 @@
 // row of a tile (not one pixel), so every Gaussian is loaded once per TILE_W pixels; the row
 // solves where the Gaussian reaches 1/255 (a quadratic) and visits only those pixels, stepping
 // the exponential with two multiplications per pixel instead of calling exp. One workgroup is
-// one tile; no shared memory or barriers.
+// one tile (only tiles with Gaussians are dispatched; the composite draws only those); no
+// shared memory or barriers.
 
 const TILE_W: u32 = #{TILE_W}u;
 const TILE_H: u32 = #{TILE_H}u;
@@ -20,6 +21,10 @@ struct Params {
     size: vec2<u32>,
     // Tiles across and down.
     tiles: vec2<u32>,
+    // Tiles with Gaussians (the length of `busy_tiles`), and how many workgroups one row of the
+    // dispatch holds.
+    active_count: u32,
+    dispatch_width: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -27,8 +32,8 @@ struct Params {
 // (conic.yy, opacity, ndc depth, ln(255 opacity)), (linear rgb, 0). Means are in pixels,
 // y down, pixel centres at +0.5; conic is the inverse 2D covariance.
 @group(0) @binding(1) var<storage, read> splats: array<vec4<f32>>;
-// Per tile: the range of `entries` holding its Gaussians.
-@group(0) @binding(2) var<storage, read> ranges: array<vec2<u32>>;
+// Per tile with Gaussians: its index (row-major) and the range of `entries` holding them.
+@group(0) @binding(2) var<storage, read> busy_tiles: array<vec4<u32>>;
 // Per tile, front to back: (Gaussian, the tile's pixels it reaches as 4-bit
 // x0 | x1 << 4 | y0 << 8 | y1 << 12, inclusive), so rows skip it before loading it.
 @group(0) @binding(3) var<storage, read> entries: array<vec2<u32>>;
@@ -46,16 +51,22 @@ const DONE: f32 = 1.0e-4;
 
 @compute @workgroup_size(TILE_H, 1, 1)
 fn rasterize(
-    @builtin(workgroup_id) tile: vec3<u32>,
+    @builtin(workgroup_id) group: vec3<u32>,
     @builtin(local_invocation_index) row: u32,
 ) {
+    let slot = group.y * params.dispatch_width + group.x;
+    if slot >= params.active_count {
+        return;
+    }
+    let tile_range = busy_tiles[slot];
+    let tile = vec2<u32>(tile_range.x % params.tiles.x, tile_range.x / params.tiles.x);
+    let range = tile_range.yz;
     let y = tile.y * TILE_H + row;
     let x0 = tile.x * TILE_W;
     if y >= params.size.y {
         return;
     }
     let width = min(TILE_W, params.size.x - x0);
-    let range = ranges[tile.y * params.tiles.x + tile.x];
     // Per pixel of the row: premultiplied rgb and the light still getting through.
     var acc: array<vec4<f32>, TILE_W>;
     // Reverse Z: 1 at the near plane, 0 at infinity (nothing drawn there).

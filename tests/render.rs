@@ -535,3 +535,74 @@ fn gaussian_rasteriser_matches_the_cpu_reference() {
         "{off} pixels differ by more than 2 (worst {worst})"
     );
 }
+
+/// Every WGSL file in `shaders/` is compiled into at least one pipeline, and no pipeline failed
+/// (parse or validation errors): the scene with every kind of entity drawn, with and without
+/// multisampling, plus Gaussians on their own. Bevy's `#import`s resolve only inside the app,
+/// so this checks the shaders the way the renderer really builds them.
+#[test]
+fn every_shader_compiles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fixture(dir.path());
+    let scene = load_scene(dir.path()).expect("scene");
+    let mut view = request(true);
+    view.ghosts = vec![Ghost {
+        time: 0.0,
+        opacity: 0.5,
+        tint: [0.3, 0.6, 1.0],
+        tint_amount: 0.5,
+        desaturate: 0.2,
+        rim: 0.5,
+    }];
+    view.trajectory = Some(TrajectoryStyle {
+        from: 0.0,
+        to: 0.0,
+        colour: [1.0, 0.5, 0.1],
+        radius: 0.05,
+        tick_every: 0.25,
+    });
+    let mut r = OffscreenRenderer::new(scene, view.clone(), W, H).expect("renderer");
+    r.set_gaussians(splats(&[([0.3, -1.0, 1.2], [0.1, 0.02, 0.05], RED, 0.9)]));
+    let scene_render = r.render_one(&view);
+    let mut pipelines = r.pipelines();
+    let g = gaussian_view();
+    let mut r = OffscreenRenderer::gaussians(
+        splats(&[([0.0, 0.0, 1.0], [0.1; 3], RED, 0.9)]),
+        g.clone(),
+        W,
+        H,
+    )
+    .expect("renderer");
+    let gaussian_render = r.render_one(&g);
+    pipelines.extend(r.pipelines());
+
+    let errors: Vec<String> = pipelines
+        .iter()
+        .filter_map(|(files, e)| e.as_ref().map(|e| format!("{files:?}: {e}")))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "pipelines failed:\n{}",
+        errors.join("\n")
+    );
+    scene_render.expect("scene render");
+    gaussian_render.expect("Gaussian render");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("shaders/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    for f in &files {
+        let path = format!("shaders/{f}");
+        assert!(
+            pipelines
+                .iter()
+                .any(|(fs, e)| e.is_none() && fs.contains(&path)),
+            "no working pipeline uses {path}"
+        );
+    }
+}

@@ -160,6 +160,8 @@ pub fn run(
 ///   mean; `ply_prep_ms`: CPU time per frame projecting, sorting and binning them (the rest
 ///   of the frame is the GPU rasteriser, the composite and the readback);
 ///   `ply_tile_entries`: entries in the tiles' lists per frame, mean.
+/// - `*_cpu_ms_*`: CPU time per frame, all threads of the process (lavapipe's included). On a
+///   machine shared with other work the frame rates drop with the load; these stay put.
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderBenchReport {
     pub device: String,
@@ -168,14 +170,17 @@ pub struct RenderBenchReport {
     pub reconstruction: String,
     pub render_frames_1080p: usize,
     pub render_fps_1080p: f64,
+    pub render_cpu_ms_1080p: f64,
     pub render_frames_2160p: usize,
     pub render_fps_2160p: f64,
+    pub render_cpu_ms_2160p: f64,
     pub splats_drawn: f64,
     pub ply: String,
     pub ply_source: String,
     pub ply_splats: usize,
     pub ply_frames: usize,
     pub ply_fps_1080p: f64,
+    pub ply_cpu_ms_1080p: f64,
     pub ply_splats_drawn: f64,
     pub ply_prep_ms: f64,
     pub ply_tile_entries: f64,
@@ -237,20 +242,40 @@ fn benchmark_ply(work: &Path) -> Result<(std::path::PathBuf, String), BenchError
     ))
 }
 
-/// Renders `requests` once to warm up on the first, then all of them; frames per second.
+/// CPU time this process has used, all threads (the renderer's own included), in seconds
+/// (Linux; `None` elsewhere).
+pub fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // Clock ticks; 100 per second on every Linux this runs on.
+    Some((utime + stime) / 100.0)
+}
+
+/// Renders `requests` once to warm up on the first, then all of them: frames per second
+/// (wall clock) and CPU milliseconds per frame (all threads).
 fn time_frames(
     renderer: &mut OffscreenRenderer,
     requests: &[FrameRequest],
-) -> Result<f64, BenchError> {
+) -> Result<(f64, f64), BenchError> {
     let Some(first) = requests.first() else {
-        return Ok(f64::NAN);
+        return Ok((f64::NAN, f64::NAN));
     };
     renderer.render_one(first).map_err(stage("rendering"))?;
+    let cpu = process_cpu_s();
     let t = Instant::now();
     renderer
         .render(requests, |_, _| Ok(()))
         .map_err(stage("rendering"))?;
-    Ok(requests.len() as f64 / t.elapsed().as_secs_f64().max(1e-9))
+    let n = requests.len() as f64;
+    let cpu_ms = match (cpu, process_cpu_s()) {
+        (Some(a), Some(b)) => (b - a) * 1e3 / n,
+        _ => f64::NAN,
+    };
+    Ok((n / t.elapsed().as_secs_f64().max(1e-9), cpu_ms))
 }
 
 /// Every `n`th-ish element, `count` of them spread over `items`.
@@ -293,7 +318,7 @@ pub fn run_render(o: &RenderBenchOptions) -> Result<RenderBenchReport, BenchErro
     let seq = Sequence::parse(o.sequence, Path::new("frozen_moment.ron"))
         .map_err(stage("the sequence document"))?;
     let mut device = String::new();
-    let mut fps = [f64::NAN; 2];
+    let mut fps = [(f64::NAN, f64::NAN); 2];
     let mut counts = [0usize; 2];
     let mut splats_drawn = f64::NAN;
     for (k, (w, h, n)) in [(1920u32, 1080u32, frames), (3840, 2160, frames / 4)]
@@ -357,15 +382,18 @@ pub fn run_render(o: &RenderBenchOptions) -> Result<RenderBenchReport, BenchErro
         sequence: "scenes/frozen_moment.ron".to_owned(),
         reconstruction: recon_note,
         render_frames_1080p: counts[0],
-        render_fps_1080p: fps[0],
+        render_fps_1080p: fps[0].0,
+        render_cpu_ms_1080p: fps[0].1,
         render_frames_2160p: counts[1],
-        render_fps_2160p: fps[1],
+        render_fps_2160p: fps[1].0,
+        render_cpu_ms_2160p: fps[1].1,
         splats_drawn,
         ply: format!("{}", ply.display()),
         ply_source,
         ply_splats: cloud.len(),
         ply_frames: requests.len(),
-        ply_fps_1080p: ply_fps,
+        ply_fps_1080p: ply_fps.0,
+        ply_cpu_ms_1080p: ply_fps.1,
         ply_splats_drawn: (get(&stats.drawn_sum) - before[2]) / bins,
         ply_prep_ms: (get(&stats.bin_ns) - before[0]) / bins / 1e6,
         ply_tile_entries: (get(&stats.entries_sum) - before[3]) / bins,

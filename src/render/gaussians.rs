@@ -23,7 +23,7 @@
 use super::convert;
 use crate::formats::gaussian_ply::GaussianCloud;
 use bevy::asset::{Handle, uuid_handle};
-use bevy::core_pipeline::{Core3d, Core3dSystems, FullscreenShader};
+use bevy::core_pipeline::{Core3d, Core3dSystems};
 use bevy::math::{Mat3, Mat4, Quat, Vec3, Vec4Swizzles};
 use bevy::prelude::*;
 use bevy::render::extract_resource::{ExtractResource, ExtractResourcePlugin};
@@ -37,7 +37,7 @@ use bevy::render::render_resource::{
     ColorTargetState, ColorWrites, ComputePassDescriptor, ComputePipelineDescriptor, Extent3d,
     FragmentState, PipelineCache, RenderPassDescriptor, RenderPipelineDescriptor, ShaderStages,
     StorageTextureAccess, Texture, TextureDescriptor, TextureDimension, TextureFormat,
-    TextureSampleType, TextureUsages, TextureView, TextureViewDescriptor,
+    TextureSampleType, TextureUsages, TextureView, TextureViewDescriptor, VertexState,
 };
 use bevy::render::renderer::{RenderContext, RenderDevice, RenderQueue, ViewQuery};
 use bevy::render::view::{ExtractedView, ViewDepthTexture, ViewTarget};
@@ -56,6 +56,8 @@ pub const TILE_W: u32 = 16;
 pub const TILE_H: u32 = 16;
 // Tile-local pixel bounds travel as 4-bit fields.
 const _: () = assert!(TILE_W <= 16 && TILE_H <= 16);
+/// Most workgroups in one dimension of a dispatch (the WebGPU limit).
+const MAX_GROUPS: u32 = 65535;
 /// Coverage below which a Gaussian adds nothing to a pixel (as in 3DGS).
 const MIN_ALPHA: f32 = 1.0 / 255.0;
 /// Added to the 2D covariance's diagonal (px²): the 3DGS low-pass filter.
@@ -313,6 +315,8 @@ pub struct Binned {
     pub splats: Vec<[f32; 12]>,
     /// Per tile (row-major), the range of `indices` listing its Gaussians.
     pub ranges: Vec<[u32; 2]>,
+    /// The tiles with Gaussians: (tile index, start, end, 0), what the GPU dispatches.
+    pub active: Vec<[u32; 4]>,
     /// Tile by tile, front to back within a tile: the position in `splats`, and the pixels of
     /// the tile it reaches (x0 | x1 << 4 | y0 << 8 | y1 << 12, inclusive, tile-local).
     pub indices: Vec<[u32; 2]>,
@@ -398,6 +402,7 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
     out.tiles = tiles;
     out.splats.clear();
     out.ranges.clear();
+    out.active.clear();
     out.indices.clear();
     let n = scene.len();
     if tiles[0] == 0 || tiles[1] == 0 {
@@ -477,8 +482,11 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
         });
     out.ranges.reserve(tx * ty);
     let mut total = 0u32;
-    for &c in &out.counts {
+    for (t, &c) in out.counts.iter().enumerate() {
         out.ranges.push([total, total + c]);
+        if c > 0 {
+            out.active.push([t as u32, total, total + c, 0]);
+        }
         total += c;
     }
     out.indices.resize(total as usize, [0, 0]);
@@ -681,14 +689,9 @@ struct GaussianPipelines {
     raster: [CachedComputePipelineId; 3],
     composite_layout: BindGroupLayoutDescriptor,
     composite: HashMap<TextureFormat, CachedRenderPipelineId>,
-    fullscreen: FullscreenShader,
 }
 
-fn init_pipelines(
-    mut commands: Commands,
-    pipeline_cache: Res<PipelineCache>,
-    fullscreen: Res<FullscreenShader>,
-) {
+fn init_pipelines(mut commands: Commands, pipeline_cache: Res<PipelineCache>) {
     let layout = |depth: DepthMode| {
         let base = (
             uniform_buffer_sized(false, None),
@@ -754,9 +757,13 @@ fn init_pipelines(
     });
     let composite_layout = BindGroupLayoutDescriptor::new(
         "gaussian_composite_layout",
-        &BindGroupLayoutEntries::single(
-            ShaderStages::FRAGMENT,
-            texture_2d(TextureSampleType::Float { filterable: false }),
+        &BindGroupLayoutEntries::sequential(
+            ShaderStages::VERTEX_FRAGMENT,
+            (
+                uniform_buffer_sized(false, None),
+                storage_buffer_read_only_sized(false, None),
+                texture_2d(TextureSampleType::Float { filterable: false }),
+            ),
         ),
     );
     commands.insert_resource(GaussianPipelines {
@@ -764,7 +771,6 @@ fn init_pipelines(
         raster,
         composite_layout,
         composite: HashMap::new(),
-        fullscreen: fullscreen.clone(),
     });
 }
 
@@ -775,15 +781,23 @@ impl GaussianPipelines {
         cache: &PipelineCache,
     ) -> CachedRenderPipelineId {
         let layout = self.composite_layout.clone();
-        let vertex = self.fullscreen.to_vertex_state();
+        let defs = vec![
+            ShaderDefVal::UInt("TILE_W".into(), TILE_W),
+            ShaderDefVal::UInt("TILE_H".into(), TILE_H),
+        ];
         *self.composite.entry(format).or_insert_with(|| {
             cache.queue_render_pipeline(RenderPipelineDescriptor {
                 label: Some("gaussian_composite".into()),
                 layout: vec![layout],
-                vertex,
+                vertex: VertexState {
+                    shader: COMPOSITE_SHADER,
+                    shader_defs: defs.clone(),
+                    entry_point: Some("vertex".into()),
+                    buffers: vec![],
+                },
                 fragment: Some(FragmentState {
                     shader: COMPOSITE_SHADER,
-                    shader_defs: vec![],
+                    shader_defs: defs,
                     entry_point: Some("composite".into()),
                     targets: vec![Some(ColorTargetState {
                         format,
@@ -842,8 +856,9 @@ struct ViewGpu {
     filled_for: Option<(ViewParams, usize)>,
     params: Option<GrowBuffer>,
     splats: Option<GrowBuffer>,
-    ranges: Option<GrowBuffer>,
+    active: Option<GrowBuffer>,
     indices: Option<GrowBuffer>,
+    active_count: u32,
     layer: Option<(Texture, TextureView, [u32; 2])>,
     raster_bind_group: Option<(BindGroup, DepthMode)>,
     composite_bind_group: Option<BindGroup>,
@@ -905,7 +920,18 @@ fn prepare_gaussians(
                     .entries
                     .store(g.binned.indices.len() as u64, Ordering::Relaxed);
                 let b = &g.binned;
-                let uniform: [u32; 4] = [w, h, b.tiles[0], b.tiles[1]];
+                let count = b.active.len() as u32;
+                g.active_count = count;
+                let uniform: [u32; 8] = [
+                    w,
+                    h,
+                    b.tiles[0],
+                    b.tiles[1],
+                    count,
+                    count.clamp(1, MAX_GROUPS),
+                    0,
+                    0,
+                ];
                 GrowBuffer::write(
                     &mut g.params,
                     &device,
@@ -923,12 +949,12 @@ fn prepare_gaussians(
                     bytemuck::cast_slice(&b.splats),
                 );
                 GrowBuffer::write(
-                    &mut g.ranges,
+                    &mut g.active,
                     &device,
                     &queue,
-                    "gaussian_ranges",
+                    "gaussian_active_tiles",
                     BufferUsages::STORAGE,
-                    bytemuck::cast_slice(&b.ranges),
+                    bytemuck::cast_slice(&b.active),
                 );
                 GrowBuffer::write(
                     &mut g.indices,
@@ -995,8 +1021,8 @@ fn prepare_gaussian_bind_groups(
             }
             _ => DepthMode::None,
         };
-        let (Some(params), Some(splats), Some(ranges), Some(indices), Some(layer)) =
-            (&g.params, &g.splats, &g.ranges, &g.indices, &g.layer)
+        let (Some(params), Some(splats), Some(active), Some(indices), Some(layer)) =
+            (&g.params, &g.splats, &g.active, &g.indices, &g.layer)
         else {
             continue;
         };
@@ -1004,7 +1030,7 @@ fn prepare_gaussian_bind_groups(
         let base = (
             params.buffer.as_entire_binding(),
             splats.buffer.as_entire_binding(),
-            ranges.buffer.as_entire_binding(),
+            active.buffer.as_entire_binding(),
             indices.buffer.as_entire_binding(),
             &layer.1,
         );
@@ -1023,14 +1049,16 @@ fn prepare_gaussian_bind_groups(
             ),
         };
         g.raster_bind_group = Some((bind_group, mode));
-        if g.composite_bind_group.is_none() {
-            let layout = pipeline_cache.get_bind_group_layout(&pipelines.composite_layout);
-            g.composite_bind_group = Some(device.create_bind_group(
-                "gaussian_composite",
-                &layout,
-                &BindGroupEntries::single(&layer.1),
-            ));
-        }
+        let layout = pipeline_cache.get_bind_group_layout(&pipelines.composite_layout);
+        g.composite_bind_group = Some(device.create_bind_group(
+            "gaussian_composite",
+            &layout,
+            &BindGroupEntries::sequential((
+                params.buffer.as_entire_binding(),
+                active.buffer.as_entire_binding(),
+                &layer.1,
+            )),
+        ));
     }
 }
 
@@ -1047,11 +1075,10 @@ fn draw_gaussians(
     let (Some(g), Some(pipelines)) = (gpu.0.get(&entity), pipelines) else {
         return;
     };
-    let (Some((raster_bg, mode)), Some(composite_bg), Some(composite_id), Some((_, _, size))) = (
+    let (Some((raster_bg, mode)), Some(composite_bg), Some(composite_id)) = (
         &g.raster_bind_group,
         &g.composite_bind_group,
         g.composite_pipeline,
-        &g.layer,
     ) else {
         return;
     };
@@ -1070,7 +1097,11 @@ fn draw_gaussians(
             });
         pass.set_pipeline(raster);
         pass.set_bind_group(0, raster_bg, &[]);
-        pass.dispatch_workgroups(size[0].div_ceil(TILE_W), size[1].div_ceil(TILE_H), 1);
+        let count = g.active_count;
+        if count > 0 {
+            let width = count.min(MAX_GROUPS);
+            pass.dispatch_workgroups(width, count.div_ceil(width), 1);
+        }
     }
     {
         let mut pass = ctx
@@ -1085,7 +1116,7 @@ fn draw_gaussians(
             });
         pass.set_pipeline(composite);
         pass.set_bind_group(0, composite_bg, &[]);
-        pass.draw(0..3, 0..1);
+        pass.draw(0..6, 0..g.active_count);
     }
     if let Some(s) = splats {
         s.stats.frames.fetch_add(1, Ordering::Relaxed);

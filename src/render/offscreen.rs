@@ -34,6 +34,8 @@ pub enum RenderError {
         "the renderer produced no image after {0} updates (is a Vulkan driver such as Mesa's lavapipe installed?)"
     )]
     NoFrames(usize),
+    #[error("a render pipeline failed to build: {0}")]
+    Pipeline(String),
     #[error("a captured frame could not be converted: {0}")]
     Convert(String),
     #[error("render size {0}x{1} is not supported (even sizes from 16 to 7680 x 4320)")]
@@ -88,7 +90,7 @@ impl OffscreenRenderer {
         width: u32,
         height: u32,
     ) -> Result<Self, RenderError> {
-        Self::build(width, height, move |app| {
+        Self::build(width, height, true, move |app| {
             app.insert_resource(scene)
                 .insert_resource(CurrentView(first))
                 .add_plugins(ScenePlugin);
@@ -103,14 +105,20 @@ impl OffscreenRenderer {
         width: u32,
         height: u32,
     ) -> Result<Self, RenderError> {
-        Self::build(width, height, move |app| {
+        // Gaussians are anti-aliased by their own footprint: no multisampling to pay for.
+        Self::build(width, height, false, move |app| {
             app.insert_resource(splats)
                 .insert_resource(CurrentView(first))
                 .add_plugins(GaussianViewPlugin);
         })
     }
 
-    fn build(width: u32, height: u32, scene: impl FnOnce(&mut App)) -> Result<Self, RenderError> {
+    fn build(
+        width: u32,
+        height: u32,
+        msaa: bool,
+        scene: impl FnOnce(&mut App),
+    ) -> Result<Self, RenderError> {
         if width < 16
             || height < 16
             || width > 7680
@@ -139,7 +147,7 @@ impl OffscreenRenderer {
             RenderTarget::Image(target.clone().into()),
             Tonemapping::None,
             DebandDither::Disabled,
-            if std::env::var_os("NOMSAA").is_some() {
+            if !msaa || std::env::var_os("NOMSAA").is_some() {
                 Msaa::Off
             } else {
                 Msaa::Sample4
@@ -157,6 +165,47 @@ impl OffscreenRenderer {
             next_tag: 0,
             warm: false,
         })
+    }
+
+    /// Every pipeline built so far: the shader files it uses (their `shaders/...` paths) and,
+    /// when it failed, why (WGSL parse and validation errors included).
+    pub fn pipelines(&self) -> Vec<(Vec<String>, Option<String>)> {
+        use bevy::render::render_resource::{
+            CachedPipelineState, PipelineCache, PipelineDescriptor,
+        };
+        use bevy::shader::Shader;
+        let shaders = self.app.world().resource::<Assets<Shader>>();
+        let name = |h: &Handle<Shader>| {
+            shaders
+                .get(h)
+                .map(|s| s.path.clone())
+                .unwrap_or_else(|| format!("{h:?}"))
+        };
+        let Some(render) = self.app.get_sub_app(bevy::render::RenderApp) else {
+            return Vec::new();
+        };
+        let Some(cache) = render.world().get_resource::<PipelineCache>() else {
+            return Vec::new();
+        };
+        cache
+            .pipelines()
+            .map(|p| {
+                let files = match &p.descriptor {
+                    PipelineDescriptor::RenderPipelineDescriptor(d) => {
+                        std::iter::once(&d.vertex.shader)
+                            .chain(d.fragment.as_ref().map(|f| &f.shader))
+                            .map(name)
+                            .collect()
+                    }
+                    PipelineDescriptor::ComputePipelineDescriptor(d) => vec![name(&d.shader)],
+                };
+                let error = match &p.state {
+                    CachedPipelineState::Err(e) => Some(e.to_string()),
+                    _ => None,
+                };
+                (files, error)
+            })
+            .collect()
     }
 
     /// The graphics adapter, as the driver names it (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
@@ -202,7 +251,7 @@ impl OffscreenRenderer {
         let dynamic = img
             .try_into_dynamic()
             .map_err(|e| RenderError::Convert(format!("{e:?}")))?;
-        let rgba = dynamic.to_rgba8();
+        let rgba = dynamic.into_rgba8();
         if rgba.dimensions() != (self.width, self.height) {
             return Err(RenderError::Convert(format!(
                 "got {}x{}, expected {}x{}",
@@ -271,6 +320,14 @@ impl OffscreenRenderer {
                 }
                 previous = Some((t, rgba));
             }
+        }
+        let failed: Vec<String> = self
+            .pipelines()
+            .into_iter()
+            .filter_map(|(files, e)| e.map(|e| format!("{} ({e})", files.join(", "))))
+            .collect();
+        if !failed.is_empty() {
+            return Err(RenderError::Pipeline(failed.join("; ")));
         }
         Err(RenderError::NoFrames(max_updates))
     }
