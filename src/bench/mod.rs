@@ -148,3 +148,254 @@ pub fn run(
         threads: rayon::current_num_threads(),
     })
 }
+
+/// `replay360 bench --render`: what rendering costs, offscreen on this machine's adapter.
+///
+/// - `render_fps_1080p`, `render_fps_2160p`: frames per second rendering views of a sequence
+///   document (the 360° freeze, `scenes/frozen_moment.ron`) of a reconstruction (venue, athlete
+///   splats, MSAA), from the request to the RGBA image in memory (readback included; no
+///   encoding). `splats_drawn`: the athlete's splats per frame, mean.
+/// - `ply_fps_1080p`: the same for one turn around a 3D Gaussian splat PLY (by default the
+///   benchmark's 250,000-Gaussian person); `ply_splats_drawn`: Gaussians on screen per frame,
+///   mean; `ply_prep_ms`: CPU time per frame projecting, sorting and binning them (the rest
+///   of the frame is the GPU rasteriser, the composite and the readback);
+///   `ply_tile_entries`: entries in the tiles' lists per frame, mean.
+/// - `*_cpu_ms_*`: CPU time per frame, all threads of the process (lavapipe's included). On a
+///   machine shared with other work the frame rates drop with the load; these stay put.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderBenchReport {
+    pub device: String,
+    pub threads: usize,
+    pub sequence: String,
+    pub reconstruction: String,
+    pub render_frames_1080p: usize,
+    pub render_fps_1080p: f64,
+    pub render_cpu_ms_1080p: f64,
+    pub render_frames_2160p: usize,
+    pub render_fps_2160p: f64,
+    pub render_cpu_ms_2160p: f64,
+    pub splats_drawn: f64,
+    pub ply: String,
+    pub ply_source: String,
+    pub ply_splats: usize,
+    pub ply_frames: usize,
+    pub ply_fps_1080p: f64,
+    pub ply_cpu_ms_1080p: f64,
+    pub ply_splats_drawn: f64,
+    pub ply_prep_ms: f64,
+    pub ply_tile_entries: f64,
+}
+
+pub struct RenderBenchOptions<'a> {
+    /// A reconstruction to use; `None` synthesises and reconstructs `preset` in `work`.
+    pub recon: Option<std::path::PathBuf>,
+    pub preset: String,
+    pub seed: u64,
+    pub work: std::path::PathBuf,
+    /// The splat file; `None` makes the benchmark person in `work` (the script
+    /// `make_splat_ply.py` when python3 and numpy are there, else the same recipe in Rust).
+    pub ply: Option<std::path::PathBuf>,
+    /// Which axis of the splat file's world points up.
+    pub ply_up: String,
+    /// Views of the sequence rendered at 1080p (a quarter of them at 2160p) and around the PLY.
+    pub frames: usize,
+    pub sequence: &'a str,
+}
+
+/// Where `make_splat_ply.py` may be: `$REPLAY360_SPLAT_SCRIPT`, or `shared/bench/` beside the
+/// checkout this was built from or beside the working directory.
+fn splat_script() -> Option<std::path::PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("REPLAY360_SPLAT_SCRIPT") {
+        candidates.push(std::path::PathBuf::from(p));
+    }
+    candidates
+        .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/make_splat_ply.py"));
+    candidates.push(std::path::PathBuf::from(
+        "../shared/bench/make_splat_ply.py",
+    ));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// The benchmark's splat file in `work`, and how it was made.
+fn benchmark_ply(work: &Path) -> Result<(std::path::PathBuf, String), BenchError> {
+    use crate::formats::gaussian_ply::benchmark_person;
+    std::fs::create_dir_all(work).map_err(stage("creating the scratch directory"))?;
+    let out = work.join("person250k.ply");
+    if let Some(script) = splat_script() {
+        let ok = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&out)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok && out.is_file() {
+            return Ok((out, format!("{}", script.display())));
+        }
+    }
+    benchmark_person(250_000, 1)
+        .write(&out)
+        .map_err(stage("writing the benchmark splat file"))?;
+    Ok((
+        out,
+        "built-in recipe (make_splat_ply.py's shape and parameters; python3 with numpy or the script not found)"
+            .to_owned(),
+    ))
+}
+
+/// CPU time this process has used, all threads (the renderer's own included), in seconds
+/// (Linux; `None` elsewhere).
+pub fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // Clock ticks; 100 per second on every Linux this runs on.
+    Some((utime + stime) / 100.0)
+}
+
+/// Renders `requests` once to warm up on the first, then all of them: frames per second
+/// (wall clock) and CPU milliseconds per frame (all threads).
+fn time_frames(
+    renderer: &mut OffscreenRenderer,
+    requests: &[FrameRequest],
+) -> Result<(f64, f64), BenchError> {
+    let Some(first) = requests.first() else {
+        return Ok((f64::NAN, f64::NAN));
+    };
+    renderer.render_one(first).map_err(stage("rendering"))?;
+    let cpu = process_cpu_s();
+    let t = Instant::now();
+    renderer
+        .render(requests, |_, _| Ok(()))
+        .map_err(stage("rendering"))?;
+    let n = requests.len() as f64;
+    let cpu_ms = match (cpu, process_cpu_s()) {
+        (Some(a), Some(b)) => (b - a) * 1e3 / n,
+        _ => f64::NAN,
+    };
+    Ok((n / t.elapsed().as_secs_f64().max(1e-9), cpu_ms))
+}
+
+/// Every `n`th-ish element, `count` of them spread over `items`.
+fn spread<T: Clone>(items: &[T], count: usize) -> Vec<T> {
+    let count = count.min(items.len()).max(1);
+    (0..count)
+        .filter_map(|i| items.get(i * items.len() / count).cloned())
+        .collect()
+}
+
+pub fn run_render(o: &RenderBenchOptions) -> Result<RenderBenchReport, BenchError> {
+    use crate::formats::gaussian_ply::GaussianCloud;
+    use crate::render::gaussians::{GaussianScene, GaussianSplats, orbit_requests};
+    use std::sync::atomic::Ordering;
+    let frames = o.frames.max(4);
+    // The reconstruction.
+    let (recon, recon_note) = match &o.recon {
+        Some(r) => (r.clone(), format!("{}", r.display())),
+        None => {
+            let preset =
+                Preset::by_name(&o.preset).ok_or_else(|| BenchError::Preset(o.preset.clone()))?;
+            let cap = o.work.join("capture");
+            let rec = o.work.join("recon");
+            generate(
+                &SynthOptions {
+                    preset: preset.clone(),
+                    seed: o.seed,
+                },
+                &cap,
+            )
+            .map_err(stage("synthesising"))?;
+            reconstruct(&cap, &rec, &ReconstructOptions::default())
+                .map_err(stage("reconstructing"))?;
+            (
+                rec,
+                format!("{} preset, synthesised (seed {})", preset.name, o.seed),
+            )
+        }
+    };
+    let seq = Sequence::parse(o.sequence, Path::new("frozen_moment.ron"))
+        .map_err(stage("the sequence document"))?;
+    let mut device = String::new();
+    let mut fps = [(f64::NAN, f64::NAN); 2];
+    let mut counts = [0usize; 2];
+    let mut splats_drawn = f64::NAN;
+    for (k, (w, h, n)) in [(1920u32, 1080u32, frames), (3840, 2160, frames / 4)]
+        .into_iter()
+        .enumerate()
+    {
+        let scene = load_scene(&recon).map_err(stage("loading the scene"))?;
+        let views = spread(&seq.frames(&scene.context), n.max(2));
+        if k == 0 {
+            let f = &scene.recon.manifest.frames;
+            splats_drawn = views
+                .iter()
+                .map(|v| f[scene.recon.frame_at(v.time)].splats as f64)
+                .sum::<f64>()
+                / views.len().max(1) as f64;
+        }
+        let requests: Vec<FrameRequest> = views
+            .iter()
+            .map(|v| FrameRequest::from_view(v, w, h))
+            .collect();
+        let mut renderer = OffscreenRenderer::new(scene, requests[0].clone(), w, h)
+            .map_err(stage("starting the renderer"))?;
+        device = renderer.adapter();
+        fps[k] = time_frames(&mut renderer, &requests)?;
+        counts[k] = requests.len();
+    }
+    // The splat file.
+    let (ply, ply_source) = match &o.ply {
+        Some(p) => (p.clone(), "given".to_owned()),
+        None => benchmark_ply(&o.work)?,
+    };
+    let mut cloud = GaussianCloud::read(&ply).map_err(stage("reading the splat file"))?;
+    cloud
+        .rotate_up(&o.ply_up)
+        .map_err(|e| BenchError::Stage(format!("--ply-up: {e}")))?;
+    let requests = orbit_requests(&cloud, frames, 1920, 1080, false);
+    if requests.is_empty() {
+        return Err(BenchError::Stage(
+            "the splat file holds no Gaussians".into(),
+        ));
+    }
+    let splats = GaussianSplats::new(GaussianScene::from_cloud(&cloud));
+    let stats = splats.stats.clone();
+    let mut renderer = OffscreenRenderer::gaussians(splats, requests[0].clone(), 1920, 1080)
+        .map_err(stage("starting the renderer"))?;
+    renderer
+        .render_one(&requests[0])
+        .map_err(stage("rendering"))?;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let before = [
+        get(&stats.bin_ns),
+        get(&stats.bins),
+        get(&stats.drawn_sum),
+        get(&stats.entries_sum),
+    ];
+    let ply_fps = time_frames(&mut renderer, &requests)?;
+    let bins = (get(&stats.bins) - before[1]).max(1.0);
+    Ok(RenderBenchReport {
+        device,
+        threads: rayon::current_num_threads(),
+        sequence: "scenes/frozen_moment.ron".to_owned(),
+        reconstruction: recon_note,
+        render_frames_1080p: counts[0],
+        render_fps_1080p: fps[0].0,
+        render_cpu_ms_1080p: fps[0].1,
+        render_frames_2160p: counts[1],
+        render_fps_2160p: fps[1].0,
+        render_cpu_ms_2160p: fps[1].1,
+        splats_drawn,
+        ply: format!("{}", ply.display()),
+        ply_source,
+        ply_splats: cloud.len(),
+        ply_frames: requests.len(),
+        ply_fps_1080p: ply_fps.0,
+        ply_cpu_ms_1080p: ply_fps.1,
+        ply_splats_drawn: (get(&stats.drawn_sum) - before[2]) / bins,
+        ply_prep_ms: (get(&stats.bin_ns) - before[0]) / bins / 1e6,
+        ply_tile_entries: (get(&stats.entries_sum) - before[3]) / bins,
+    })
+}

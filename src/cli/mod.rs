@@ -40,6 +40,10 @@ pub enum Command {
     Snapshot(render::SnapshotArgs),
     /// Renders a sequence document (RON) to an MP4.
     Render(render::RenderArgs),
+    /// Writes one reconstructed instant as 3D Gaussian splats (INRIA PLY) for other splat tools.
+    ExportPly(render::ExportPlyArgs),
+    /// Renders a turn around a 3D Gaussian splat PLY (ours or another tool's) to video or PNGs.
+    OrbitPly(render::OrbitPlyArgs),
     /// Opens a reconstruction in a window: orbit, zoom, scrub, slices.
     View(render::ViewArgs),
     /// Measures the pipeline on a fresh synthetic capture (see README, "Benchmark").
@@ -75,6 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => stages::eval(a),
         Command::Snapshot(a) => render::snapshot(a),
         Command::Render(a) => render::render(a),
+        Command::ExportPly(a) => render::export_ply(a),
+        Command::OrbitPly(a) => render::orbit_ply(a),
         Command::View(a) => render::view(a),
         Command::Bench(a) => stages::bench(a),
         Command::Import(a) => import::import(a),

@@ -174,3 +174,132 @@ pub fn view(a: ViewArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct ExportPlyArgs {
+    /// Reconstruction directory.
+    pub recon: PathBuf,
+    /// Capture time in seconds (default: the apex of the jump); the nearest reconstructed
+    /// instant is written.
+    #[arg(long)]
+    pub time: Option<f64>,
+    /// Output file: 3D Gaussian splats in the INRIA PLY layout (3DGS, Brush, gsplat,
+    /// SuperSplat, bevy_gaussian_splatting open it). Each splat disc of radius r becomes a
+    /// flat Gaussian (r/sqrt(2) across, r/10 thick, opacity 0.99).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which axis of the written file points up (+z, -z, +y, -y, +x, -x): +z keeps
+    /// replay360's world; +y suits tools that expect Y up.
+    #[arg(long, default_value = "+z", allow_hyphen_values = true)]
+    pub up: String,
+}
+
+pub fn export_ply(a: ExportPlyArgs) -> anyhow::Result<()> {
+    use replay360::formats::gaussian_ply::{GaussianCloud, up_rotation};
+    super::ensure_exists(&a.recon, "the reconstruction")?;
+    let q = up_rotation(&a.up).map_err(anyhow::Error::msg)?;
+    let recon = replay360::reconstruct::Reconstruction::open(&a.recon)
+        .with_context(|| format!("opening {}", a.recon.display()))?;
+    let (t0, t1) = recon.time_range();
+    let time = match a.time {
+        Some(t) => t,
+        None => r::context_for(&recon).apex,
+    };
+    if !(t0 - 1e-6..=t1 + 1e-6).contains(&time) {
+        anyhow::bail!("time {time:.3} s is outside the reconstruction ({t0:.3} to {t1:.3} s)");
+    }
+    let index = recon.frame_at(time);
+    let frame = recon.load_frame(index)?;
+    let mut cloud = GaussianCloud::from_splats(&frame);
+    // Our world to the file's: the inverse of the file-to-ours rotation `--up` names.
+    cloud.rotate(q.inverse());
+    cloud
+        .write(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{} Gaussians (instant {index}, {:.3} s): {}",
+        cloud.len(),
+        recon.manifest.frames[index].time,
+        a.out.display()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct OrbitPlyArgs {
+    /// A 3D Gaussian splat PLY (INRIA layout: 3DGS, Brush, gsplat, `replay360 export-ply`).
+    pub ply: PathBuf,
+    /// Output: FILE.mp4 (H.264), FILE.mov (ProRes 422 HQ) or a folder (PNG sequence with
+    /// alpha, transparent background).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Views in one turn around the cloud.
+    #[arg(long, default_value_t = 100)]
+    pub frames: usize,
+    /// Output size, WIDTHxHEIGHT (even numbers, up to 7680x4320).
+    #[arg(long, default_value = "1920x1080")]
+    pub size: String,
+    #[arg(long, default_value_t = 50.0)]
+    pub fps: f64,
+    /// Which axis of the file's world points up (+z, -z, +y, -y, +x, -x). Files from
+    /// `replay360 export-ply` are +z; the benchmark's person file is +y; COLMAP-trained scenes
+    /// are usually -y.
+    #[arg(long, default_value = "+z", allow_hyphen_values = true)]
+    pub up: String,
+    /// Also save the first frame as a PNG.
+    #[arg(long)]
+    pub still: Option<PathBuf>,
+}
+
+/// Parses `WIDTHxHEIGHT`.
+pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("--size must be WIDTHxHEIGHT, got {s:?}"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| anyhow::anyhow!("--size must be WIDTHxHEIGHT, got {s:?}"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+pub fn orbit_ply(a: OrbitPlyArgs) -> anyhow::Result<()> {
+    use replay360::formats::gaussian_ply::GaussianCloud;
+    use replay360::render::gaussians::{GaussianScene, GaussianSplats, orbit_requests};
+    super::ensure_exists(&a.ply, "the splat file")?;
+    let (width, height) = parse_size(&a.size)?;
+    if a.frames == 0 {
+        anyhow::bail!("--frames must be at least 1");
+    }
+    if !(a.fps.is_finite() && a.fps > 0.0) {
+        anyhow::bail!("--fps must be positive, got {}", a.fps);
+    }
+    let start = std::time::Instant::now();
+    let mut cloud = GaussianCloud::read(&a.ply)?;
+    cloud.rotate_up(&a.up).map_err(anyhow::Error::msg)?;
+    if cloud.is_empty() {
+        anyhow::bail!("the splat file holds no Gaussians: {}", a.ply.display());
+    }
+    let mut settings = ExportSettings::new(width, height, a.fps);
+    settings.format = export::ExportFormat::from_path(&a.out);
+    let transparent = settings.format == export::ExportFormat::PngSequence;
+    let requests = orbit_requests(&cloud, a.frames, width, height, transparent);
+    let splats = GaussianSplats::new(GaussianScene::from_cloud(&cloud));
+    let stats = splats.stats.clone();
+    let mut renderer = OffscreenRenderer::gaussians(splats, requests[0].clone(), width, height)?;
+    let stills: Vec<(usize, PathBuf)> = a.still.iter().map(|p| (0, p.clone())).collect();
+    let rep = export::export_requests(&mut renderer, &requests, &settings, &a.out, &stills, start)
+        .with_context(|| format!("rendering {}", a.out.display()))?;
+    println!(
+        "{} Gaussians, {} on screen; {} frames {}x{} ({:.2} frames/s): {}",
+        cloud.len(),
+        stats.drawn.load(std::sync::atomic::Ordering::Relaxed),
+        rep.frames,
+        rep.width,
+        rep.height,
+        rep.render_fps,
+        a.out.display()
+    );
+    Ok(())
+}

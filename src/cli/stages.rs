@@ -153,9 +153,30 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The workload: aerials16 is the standard one (16 cameras 1920x1080 at 50 fps, 3 s).
-    #[arg(long, default_value = "aerials16")]
-    pub preset: String,
+    /// The workload: aerials16 is the standard one (16 cameras 1920x1080 at 50 fps, 3 s);
+    /// with --render, the capture reconstructed for the render figures (default tiny).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Measure rendering instead of the pipeline: frames per second at 1080p and 2160p over the
+    /// 360° freeze of a reconstruction, and at 1080p around a 3D Gaussian splat PLY.
+    #[arg(long)]
+    pub render: bool,
+    /// With --render: the reconstruction to render (default: synthesise and reconstruct the
+    /// preset).
+    #[arg(long, requires = "render")]
+    pub recon: Option<PathBuf>,
+    /// With --render: the splat file to orbit (default: the benchmark's 250,000-Gaussian
+    /// person, made by ../shared/bench/make_splat_ply.py when python3 with numpy is there, else
+    /// by the same recipe built in).
+    #[arg(long, requires = "render")]
+    pub ply: Option<PathBuf>,
+    /// With --render: which axis of the splat file's world points up (the benchmark person
+    /// stands along +y).
+    #[arg(long, default_value = "+y", allow_hyphen_values = true)]
+    pub ply_up: String,
+    /// With --render: views rendered at 1080p and around the PLY (a quarter as many at 2160p).
+    #[arg(long, default_value_t = 40)]
+    pub frames: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Print one JSON object on stdout.
@@ -175,7 +196,43 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             tmp.path().to_path_buf()
         }
     };
-    let r = replay360::bench::run(&a.preset, a.seed, &work, super::demo::FROZEN_MOMENT)?;
+    if a.render {
+        let r = replay360::bench::run_render(&replay360::bench::RenderBenchOptions {
+            recon: a.recon.clone(),
+            preset: a.preset.clone().unwrap_or_else(|| "tiny".to_owned()),
+            seed: a.seed,
+            work: work.clone(),
+            ply: a.ply.clone(),
+            ply_up: a.ply_up.clone(),
+            frames: a.frames,
+            sequence: super::demo::FROZEN_MOMENT,
+        })?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            println!("{} ({} threads); {}", r.device, r.threads, r.reconstruction);
+            println!(
+                "{} 1080p  {:6.2} frames/s ({} frames, {:.0} splats each)",
+                r.sequence, r.render_fps_1080p, r.render_frames_1080p, r.splats_drawn
+            );
+            println!(
+                "{} 2160p  {:6.2} frames/s ({} frames)",
+                r.sequence, r.render_fps_2160p, r.render_frames_2160p
+            );
+            println!(
+                "{} 1080p orbit {:6.2} frames/s ({} frames, {:.0} of {} Gaussians on screen, {:.1} ms CPU sort and binning per frame)",
+                r.ply,
+                r.ply_fps_1080p,
+                r.ply_frames,
+                r.ply_splats_drawn,
+                r.ply_splats,
+                r.ply_prep_ms
+            );
+        }
+        return Ok(());
+    }
+    let preset = a.preset.clone().unwrap_or_else(|| "aerials16".to_owned());
+    let r = replay360::bench::run(&preset, a.seed, &work, super::demo::FROZEN_MOMENT)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -128,8 +128,25 @@ pub fn export(
     let start = Instant::now();
     let mut renderer =
         OffscreenRenderer::new(scene, request(first), settings.width, settings.height)?;
+    export_requests(&mut renderer, &requests, settings, out, stills, start)
+}
+
+/// Renders ready-made requests with `renderer` into `out` (the format `settings` names);
+/// frames listed in `stills` are also saved as PNG. `start` is when the work began (for the
+/// reported rate). PNG sequences are written as the requests ask (set `transparent` for alpha).
+pub fn export_requests(
+    renderer: &mut OffscreenRenderer,
+    requests: &[FrameRequest],
+    settings: &ExportSettings,
+    out: &Path,
+    stills: &[(usize, PathBuf)],
+    start: Instant,
+) -> Result<ExportReport, ExportError> {
+    if requests.is_empty() {
+        return Err(ExportError::Empty);
+    }
     if settings.format == ExportFormat::PngSequence {
-        return export_pngs(&mut renderer, &requests, settings, out, start);
+        return export_pngs(renderer, requests, settings, out, start);
     }
     let mut enc = EncoderSettings::new(settings.width, settings.height, settings.fps);
     enc.codec = if settings.format == ExportFormat::ProRes {
@@ -154,7 +171,7 @@ pub fn export(
     });
     let progress = crate::util::progress::bar(requests.len() as u64, "rendering");
     let mut still_error: Option<ExportError> = None;
-    let result = renderer.render(&requests, |i, img| {
+    let result = renderer.render(requests, |i, img| {
         check_interrupt().map_err(|e| e.to_string())?;
         for (idx, path) in stills {
             if *idx == i

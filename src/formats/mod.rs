@@ -1,9 +1,11 @@
 //! Calibration and capture formats other tools write, one module per format. Each reads its
 //! files into [`ImportedCamera`]s; [`write_manifest`] turns them into a replay360 capture.
 //! Problems that leave a camera unusable are errors naming the file; problems the import can
-//! work around are warnings.
+//! work around are warnings. [`gaussian_ply`] reads and writes 3D Gaussian splat clouds in the
+//! INRIA PLY layout, so reconstructions travel both ways between replay360 and splat tools.
 
 pub mod colmap;
+pub mod gaussian_ply;
 pub mod middlebury;
 pub mod nerfstudio;
 pub mod opencv;

@@ -22,6 +22,18 @@ pub const SHADERS: [(&str, &str); 3] = [
     ("flat.wgsl", include_str!("../../shaders/flat.wgsl")),
 ];
 
+/// The Gaussian rasteriser's WGSL (see [`super::gaussians`]), by file name.
+pub const GAUSSIAN_SHADERS: [(&str, &str); 2] = [
+    (
+        "gaussian_raster.wgsl",
+        include_str!("../../shaders/gaussian_raster.wgsl"),
+    ),
+    (
+        "gaussian_composite.wgsl",
+        include_str!("../../shaders/gaussian_composite.wgsl"),
+    ),
+];
+
 /// Registers the embedded shaders under their fixed handles.
 pub fn register_shaders(app: &mut App) {
     let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();

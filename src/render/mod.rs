@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod distortion;
+pub mod gaussians;
 pub mod materials;
 pub mod meshes;
 pub mod offscreen;

@@ -7,8 +7,11 @@
 //! first view is rendered until two consecutive captures agree before any frame is kept, so no
 //! blank or half-built frame reaches an export.
 
+use super::gaussians::GaussianSplats;
 use super::overlay::OverlayRasterizer;
-use super::scene::{CurrentView, FrameRequest, SceneCamera, SceneData, ScenePlugin};
+use super::scene::{
+    CurrentView, FrameRequest, GaussianViewPlugin, SceneCamera, SceneData, ScenePlugin,
+};
 use bevy::app::{PluginsState, TerminalCtrlCHandlerPlugin};
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
@@ -32,6 +35,8 @@ pub enum RenderError {
         "the renderer produced no image after {0} updates (is a Vulkan driver such as Mesa's lavapipe installed?)"
     )]
     NoFrames(usize),
+    #[error("a render pipeline failed to build: {0}")]
+    Pipeline(String),
     #[error("a captured frame could not be converted: {0}")]
     Convert(String),
     #[error("render size {0}x{1} is not supported (even sizes from 16 to 7680 x 4320)")]
@@ -89,6 +94,35 @@ impl OffscreenRenderer {
         width: u32,
         height: u32,
     ) -> Result<Self, RenderError> {
+        Self::build(width, height, true, move |app| {
+            app.insert_resource(scene)
+                .insert_resource(CurrentView(first))
+                .add_plugins(ScenePlugin);
+        })
+    }
+
+    /// A renderer for Gaussians alone (a splat file): each request's camera, nothing else of
+    /// the scene; `transparent` requests clear to transparent.
+    pub fn gaussians(
+        splats: GaussianSplats,
+        first: FrameRequest,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, RenderError> {
+        // Gaussians are anti-aliased by their own footprint: no multisampling to pay for.
+        Self::build(width, height, false, move |app| {
+            app.insert_resource(splats)
+                .insert_resource(CurrentView(first))
+                .add_plugins(GaussianViewPlugin);
+        })
+    }
+
+    fn build(
+        width: u32,
+        height: u32,
+        msaa: bool,
+        scene: impl FnOnce(&mut App),
+    ) -> Result<Self, RenderError> {
         if width < 16
             || height < 16
             || width > 7680
@@ -99,10 +133,8 @@ impl OffscreenRenderer {
             return Err(RenderError::Size(width, height));
         }
         let mut app = App::new();
-        app.add_plugins(headless_plugins())
-            .insert_resource(scene)
-            .insert_resource(CurrentView(first))
-            .add_plugins(ScenePlugin);
+        app.add_plugins(headless_plugins());
+        scene(&mut app);
         // Without app.run() the plugins must be finished by hand.
         while app.plugins_state() == PluginsState::Adding {
             bevy::tasks::tick_global_task_pools_on_main_thread();
@@ -113,18 +145,17 @@ impl OffscreenRenderer {
             Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
         image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
         let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
-        let msaa = if std::env::var_os("NOMSAA").is_some() {
-            Msaa::Off
-        } else {
-            Msaa::Sample4
-        };
         app.world_mut().spawn((
-            Camera3d::default(),
+            super::scene::camera_3d(),
             SceneCamera,
             RenderTarget::Image(target.clone().into()),
             Tonemapping::None,
             DebandDither::Disabled,
-            msaa,
+            if !msaa || std::env::var_os("NOMSAA").is_some() {
+                Msaa::Off
+            } else {
+                Msaa::Sample4
+            },
             Transform::IDENTITY,
         ));
         let (tx, rx) = channel();
@@ -139,6 +170,59 @@ impl OffscreenRenderer {
             warm: false,
             overlay: OverlayRasterizer::default(),
         })
+    }
+
+    /// Every pipeline built so far: the shader files it uses (their `shaders/...` paths) and,
+    /// when it failed, why (WGSL parse and validation errors included).
+    pub fn pipelines(&self) -> Vec<(Vec<String>, Option<String>)> {
+        use bevy::render::render_resource::{
+            CachedPipelineState, PipelineCache, PipelineDescriptor,
+        };
+        use bevy::shader::Shader;
+        let shaders = self.app.world().resource::<Assets<Shader>>();
+        let name = |h: &Handle<Shader>| {
+            shaders
+                .get(h)
+                .map(|s| s.path.clone())
+                .unwrap_or_else(|| format!("{h:?}"))
+        };
+        let Some(render) = self.app.get_sub_app(bevy::render::RenderApp) else {
+            return Vec::new();
+        };
+        let Some(cache) = render.world().get_resource::<PipelineCache>() else {
+            return Vec::new();
+        };
+        cache
+            .pipelines()
+            .map(|p| {
+                let files = match &p.descriptor {
+                    PipelineDescriptor::RenderPipelineDescriptor(d) => {
+                        std::iter::once(&d.vertex.shader)
+                            .chain(d.fragment.as_ref().map(|f| &f.shader))
+                            .map(name)
+                            .collect()
+                    }
+                    PipelineDescriptor::ComputePipelineDescriptor(d) => vec![name(&d.shader)],
+                };
+                let error = match &p.state {
+                    CachedPipelineState::Err(e) => Some(e.to_string()),
+                    _ => None,
+                };
+                (files, error)
+            })
+            .collect()
+    }
+
+    /// The graphics adapter, as the driver names it (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub fn adapter(&self) -> String {
+        self.app
+            .get_sub_app(bevy::render::RenderApp)
+            .and_then(|a| {
+                a.world()
+                    .get_resource::<bevy::render::renderer::RenderAdapterInfo>()
+            })
+            .map(|i| i.0.name.clone())
+            .unwrap_or_default()
     }
 
     pub fn size(&self) -> (u32, u32) {
@@ -172,7 +256,7 @@ impl OffscreenRenderer {
         let dynamic = img
             .try_into_dynamic()
             .map_err(|e| RenderError::Convert(format!("{e:?}")))?;
-        let rgba = dynamic.to_rgba8();
+        let rgba = dynamic.into_rgba8();
         if rgba.dimensions() != (self.width, self.height) {
             return Err(RenderError::Convert(format!(
                 "got {}x{}, expected {}x{}",
@@ -185,18 +269,51 @@ impl OffscreenRenderer {
         Ok(rgba)
     }
 
-    /// Renders `view` until two consecutive captures agree (pipelines and assets ready).
+    /// Replaces the Gaussians drawn with the rest of the scene (see
+    /// [`super::gaussians::GaussianSplats`]); the next render warms up again.
+    pub fn set_gaussians(&mut self, splats: GaussianSplats) {
+        self.app.world_mut().insert_resource(splats);
+        self.warm = false;
+    }
+
+    /// The Gaussians this renderer draws (none when it has no cloud).
+    pub fn gaussians_drawn(&self) -> Option<&GaussianSplats> {
+        self.app
+            .world()
+            .get_resource::<GaussianSplats>()
+            .filter(|s| s.scene.as_ref().is_some_and(|c| !c.is_empty()))
+    }
+
+    /// Frames in which the Gaussian layer was drawn so far.
+    fn gaussian_frames(&self) -> u64 {
+        self.gaussians_drawn().map_or(0, |s| {
+            s.stats.frames.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    /// Renders `view` until two consecutive captures agree (pipelines and assets ready), both
+    /// with the Gaussian layer drawn when there is a cloud.
     fn warm_up(&mut self, view: &FrameRequest) -> Result<(), RenderError> {
-        let mut previous: Option<RgbaImage> = None;
+        let mut previous: Option<(u64, RgbaImage)> = None;
+        let wants_gaussians = self.gaussians_drawn().is_some();
+        // Tags whose update drew the Gaussian layer.
+        let mut with_gaussians = std::collections::HashSet::new();
         let max_updates = 40;
         for _ in 0..max_updates {
+            let before = self.gaussian_frames();
             let tag = self.request(view);
             self.update();
+            if self.gaussian_frames() > before {
+                with_gaussians.insert(tag);
+            }
             while let Ok((t, img)) = self.rx.try_recv() {
                 let rgba = self.to_rgba(img)?;
-                if let Some(prev) = &previous
+                let complete = |t: u64| !wants_gaussians || with_gaussians.contains(&t);
+                if let Some((pt, prev)) = &previous
                     && *prev == rgba
                     && t + 1 >= tag
+                    && complete(t)
+                    && complete(*pt)
                 {
                     self.warm = true;
                     // Drain whatever else is in flight.
@@ -206,8 +323,16 @@ impl OffscreenRenderer {
                     while self.rx.try_recv().is_ok() {}
                     return Ok(());
                 }
-                previous = Some(rgba);
+                previous = Some((t, rgba));
             }
+        }
+        let failed: Vec<String> = self
+            .pipelines()
+            .into_iter()
+            .filter_map(|(files, e)| e.map(|e| format!("{} ({e})", files.join(", "))))
+            .collect();
+        if !failed.is_empty() {
+            return Err(RenderError::Pipeline(failed.join("; ")));
         }
         Err(RenderError::NoFrames(max_updates))
     }

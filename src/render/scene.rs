@@ -2,6 +2,7 @@
 //! the offscreen exporter both set it and let these systems do the rest, so both draw exactly
 //! the same thing.
 
+use super::gaussians::GaussianPlugin;
 use super::materials::{
     FlatMaterial, GhostColourMaterial, GhostDepthMaterial, SplatMaterial, SplatParams,
     VenueMaterial,
@@ -151,8 +152,38 @@ pub struct VenueBackdrop;
 #[derive(Component)]
 pub struct RigMarkers;
 
+/// The 3D camera component for scene views: its depth buffer can also be read, so Gaussians
+/// (drawn after the meshes) are hidden by what is in front of them.
+pub fn camera_3d() -> Camera3d {
+    use bevy::render::render_resource::TextureUsages;
+    Camera3d {
+        depth_texture_usages: (TextureUsages::RENDER_ATTACHMENT | TextureUsages::TEXTURE_BINDING)
+            .into(),
+        ..default()
+    }
+}
+
+/// The clear colour behind the venue (and behind Gaussian files).
+pub const SKY: Color = Color::srgb(0.55, 0.68, 0.86);
+
 /// Draws the reconstruction. Expects [`SceneData`] and [`CurrentView`] resources.
 pub struct ScenePlugin;
+
+/// Draws only the [`super::gaussians::GaussianSplats`] resource (a splat file) from the camera
+/// of [`CurrentView`]; the rest of the request (athlete, after-images, venue) is ignored, and
+/// `transparent` clears to transparent instead of [`SKY`].
+pub struct GaussianViewPlugin;
+
+impl Plugin for GaussianViewPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins(GaussianPlugin)
+            .insert_resource(ClearColor(SKY))
+            .add_systems(
+                PostUpdate,
+                update_camera.before(bevy::transform::TransformSystems::Propagate),
+            );
+    }
+}
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
@@ -163,8 +194,9 @@ impl Plugin for ScenePlugin {
             MaterialPlugin::<VenueMaterial>::default(),
             MaterialPlugin::<FlatMaterial>::default(),
         ))
+        .add_plugins(GaussianPlugin)
         .init_resource::<SplatCache>()
-        .insert_resource(ClearColor(Color::srgb(0.55, 0.68, 0.86)))
+        .insert_resource(ClearColor(SKY))
         .add_systems(Startup, spawn_scene)
         .add_systems(
             PostUpdate,

@@ -269,7 +269,7 @@ pub fn run(
 
 fn spawn_camera(mut commands: Commands) {
     commands.spawn((
-        Camera3d::default(),
+        crate::render::scene::camera_3d(),
         SceneCamera,
         Tonemapping::None,
         DebandDither::Disabled,
