@@ -49,6 +49,7 @@ pub fn load_scene(recon_dir: &Path) -> Result<SceneData, SceneError> {
         context,
         venue,
         rig,
+        gaussian_athlete: false,
     })
 }
 
