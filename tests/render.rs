@@ -607,3 +607,37 @@ fn every_shader_compiles() {
         );
     }
 }
+
+#[test]
+fn the_athlete_can_be_drawn_as_gaussians() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fixture(dir.path());
+    let mut scene = load_scene(dir.path()).expect("scene");
+    scene.gaussian_athlete = true;
+    let mut req = request(true);
+    req.show_rig = false;
+    let mut r = OffscreenRenderer::new(scene, req.clone(), W, H).expect("renderer");
+    let img = r.render_one(&req).expect("render");
+    let path = std::env::temp_dir().join("replay360-gaussian-athlete.actual.png");
+    img.save(&path).expect("save");
+    eprintln!("rendered image: {}", path.display());
+    let cam = &req.camera;
+    // The same colours where the discs put them (see the golden test).
+    let top = px(&img, cam, [0.0, -0.45, 1.25]);
+    assert!(top[0] > 150 && top[1] < 90 && top[2] < 90, "red: {top:?}");
+    let bottom = px(&img, cam, [0.0, -0.45, 0.75]);
+    assert!(bottom[2] > 150 && bottom[0] < 90, "blue: {bottom:?}");
+    let band = px(&img, cam, [0.0, -0.5, 1.0]);
+    assert!(
+        band[0] > 150 && band[1] > 120 && band[2] < 100,
+        "yellow: {band:?}"
+    );
+    // Beside the sphere, the venue as before.
+    let snow = img.get_pixel(W / 2, H - 3).0;
+    assert!(snow[0] > 120, "ground: {snow:?}");
+    // Hidden with the athlete.
+    req.show_athlete = false;
+    let empty = r.render_one(&req).expect("render");
+    let c = px(&empty, cam, [0.0, -0.45, 1.25]);
+    assert!(c[0] < 150 || c[2] > 100, "no athlete: {c:?}");
+}

@@ -155,6 +155,7 @@ pub fn run(
 ///   document (the 360° freeze, `scenes/frozen_moment.ron`) of a reconstruction (venue, athlete
 ///   splats, MSAA), from the request to the RGBA image in memory (readback included; no
 ///   encoding). `splats_drawn`: the athlete's splats per frame, mean.
+///   `render_gaussian_fps_1080p`: the same views with the athlete drawn as Gaussians.
 /// - `ply_fps_1080p`: the same for one turn around a 3D Gaussian splat PLY (by default the
 ///   benchmark's 250,000-Gaussian person); `ply_splats_drawn`: Gaussians on screen per frame,
 ///   mean; `ply_prep_ms`: CPU time per frame projecting, sorting and binning them (the rest
@@ -174,6 +175,8 @@ pub struct RenderBenchReport {
     pub render_frames_2160p: usize,
     pub render_fps_2160p: f64,
     pub render_cpu_ms_2160p: f64,
+    pub render_gaussian_fps_1080p: f64,
+    pub render_gaussian_cpu_ms_1080p: f64,
     pub splats_drawn: f64,
     pub ply: String,
     pub ply_source: String,
@@ -318,14 +321,20 @@ pub fn run_render(o: &RenderBenchOptions) -> Result<RenderBenchReport, BenchErro
     let seq = Sequence::parse(o.sequence, Path::new("frozen_moment.ron"))
         .map_err(stage("the sequence document"))?;
     let mut device = String::new();
-    let mut fps = [(f64::NAN, f64::NAN); 2];
-    let mut counts = [0usize; 2];
+    let mut fps = [(f64::NAN, f64::NAN); 3];
+    let mut counts = [0usize; 3];
     let mut splats_drawn = f64::NAN;
-    for (k, (w, h, n)) in [(1920u32, 1080u32, frames), (3840, 2160, frames / 4)]
-        .into_iter()
-        .enumerate()
+    for (k, (w, h, n)) in [
+        (1920u32, 1080u32, frames),
+        (3840, 2160, frames / 4),
+        (1920, 1080, frames),
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let scene = load_scene(&recon).map_err(stage("loading the scene"))?;
+        let mut scene = load_scene(&recon).map_err(stage("loading the scene"))?;
+        // The third run draws the athlete as Gaussians.
+        scene.gaussian_athlete = k == 2;
         let views = spread(&seq.frames(&scene.context), n.max(2));
         if k == 0 {
             let f = &scene.recon.manifest.frames;
@@ -387,6 +396,8 @@ pub fn run_render(o: &RenderBenchOptions) -> Result<RenderBenchReport, BenchErro
         render_frames_2160p: counts[1],
         render_fps_2160p: fps[1].0,
         render_cpu_ms_2160p: fps[1].1,
+        render_gaussian_fps_1080p: fps[2].0,
+        render_gaussian_cpu_ms_1080p: fps[2].1,
         splats_drawn,
         ply: format!("{}", ply.display()),
         ply_source,

@@ -27,12 +27,16 @@ pub struct SnapshotArgs {
     /// Draw the athlete only, without the venue backdrop.
     #[arg(long)]
     pub no_venue: bool,
+    /// Draw the athlete as depth-sorted, alpha-blended flat Gaussians instead of discs.
+    #[arg(long)]
+    pub gaussians: bool,
 }
 
 pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
-    let scene =
+    let mut scene =
         r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    scene.gaussian_athlete = a.gaussians;
     let capture_path = a
         .capture
         .clone()
@@ -99,6 +103,10 @@ pub struct RenderArgs {
     pub still_at: Option<f64>,
     #[arg(long)]
     pub still: Option<PathBuf>,
+    /// Draw the live athlete as depth-sorted, alpha-blended flat Gaussians instead of discs
+    /// (after-images stay discs).
+    #[arg(long)]
+    pub gaussians: bool,
 }
 
 pub fn render(a: RenderArgs) -> anyhow::Result<()> {
@@ -122,7 +130,9 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
         ),
     };
     super::ensure_exists(&recon, "the reconstruction")?;
-    let scene = r::load_scene(&recon).with_context(|| format!("loading {}", recon.display()))?;
+    let mut scene =
+        r::load_scene(&recon).with_context(|| format!("loading {}", recon.display()))?;
+    scene.gaussian_athlete = a.gaussians;
     seq.check_cameras(&scene.context, &a.scene)?;
     let views = seq.frames(&scene.context);
     let mut settings = ExportSettings::new(seq.output.width, seq.output.height, seq.output.fps);

@@ -53,6 +53,7 @@ pub fn load_scene(recon_dir: &Path) -> Result<SceneData, SceneError> {
         context,
         venue,
         rig,
+        gaussian_athlete: false,
     })
 }
 

@@ -2,7 +2,7 @@
 //! the offscreen exporter both set it and let these systems do the rest, so both draw exactly
 //! the same thing.
 
-use super::gaussians::GaussianPlugin;
+use super::gaussians::{GaussianPlugin, GaussianScene, GaussianSplats};
 use super::materials::{
     FlatMaterial, GhostColourMaterial, GhostDepthMaterial, SplatMaterial, SplatParams,
     VenueMaterial,
@@ -12,11 +12,13 @@ use super::projection::IntrinsicsProjection;
 use super::venue::VenueData;
 use crate::camera::Camera;
 use crate::compose::{Context, Ghost, TrajectoryStyle};
+use crate::formats::gaussian_ply::GaussianCloud;
 use crate::reconstruct::Reconstruction;
 use bevy::camera::Projection;
 use bevy::math::Vec4;
 use bevy::prelude::*;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Everything one frame shows.
 #[derive(Debug, Clone)]
@@ -85,6 +87,10 @@ pub struct SceneData {
     pub venue: Option<VenueData>,
     /// The real cameras (for rig markers).
     pub rig: Vec<Camera>,
+    /// Draw the live athlete as depth-sorted, alpha-blended flat Gaussians (see
+    /// [`GaussianCloud::from_splats`]) instead of discs. After-images stay discs; a Gaussian
+    /// athlete behind an after-image is hidden by it rather than seen through it.
+    pub gaussian_athlete: bool,
 }
 
 /// Splat meshes by reconstruction frame, least recently used dropped first.
@@ -320,14 +326,61 @@ fn update_camera(
     }
 }
 
+/// Reconstruction frames as Gaussians, a few kept.
+#[derive(Default)]
+pub struct GaussianFrames(VecDeque<(usize, Option<Arc<GaussianScene>>)>);
+
+impl GaussianFrames {
+    fn get(&mut self, index: usize, data: &SceneData) -> Option<Arc<GaussianScene>> {
+        if let Some((_, g)) = self.0.iter().find(|(i, _)| *i == index) {
+            return g.clone();
+        }
+        let g = match data.recon.load_frame(index) {
+            Ok(frame) => Some(Arc::new(GaussianScene::from_cloud(
+                &GaussianCloud::from_splats(&frame),
+            ))),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        };
+        self.0.push_back((index, g.clone()));
+        if self.0.len() > 8 {
+            self.0.pop_front();
+        }
+        g
+    }
+}
+
 fn update_athlete(
     view: Res<CurrentView>,
     data: Res<SceneData>,
     mut cache: ResMut<SplatCache>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut q: Query<(&mut Mesh3d, &mut Visibility), With<LiveAthlete>>,
+    mut splats: ResMut<GaussianSplats>,
+    mut gaussian_frames: Local<GaussianFrames>,
 ) {
     let index = data.recon.frame_at(view.0.time);
+    if data.gaussian_athlete {
+        for (_, mut vis) in &mut q {
+            *vis = Visibility::Hidden;
+        }
+        let want = if view.0.show_athlete {
+            gaussian_frames.get(index, &data)
+        } else {
+            None
+        };
+        let same = match (&splats.scene, &want) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            splats.scene = want;
+        }
+        return;
+    }
     let mesh = if view.0.show_athlete {
         cache.get(index, &data, &mut meshes)
     } else {
