@@ -414,26 +414,25 @@ pub fn reconstruct(
         let f = (t - sync_result.offsets[i]) * cams[i].fps;
         f >= -0.5 && f <= frame_counts[i] as f64 - 0.5
     };
-    // Cameras that stop early (a recorder that died, a truncated file) or start late are used
-    // only where they have frames; say so, since those instants see the athlete from fewer views.
-    let ref_end = frame_counts[0] as f64 / fps;
-    for (i, c) in cams.iter().enumerate().skip(1) {
-        let start = sync_result.offsets[i];
-        let end = start + frame_counts[i] as f64 / c.fps;
-        if end < ref_end - 1.5 / fps {
+    // A camera whose file is clearly shorter than the others' (a recorder that died, a
+    // truncated file) is used only where it has frames; say so, since the later instants see
+    // the athlete from fewer views. (Different start offsets are normal and not reported.)
+    let durations: Vec<f64> = cams
+        .iter()
+        .zip(&frame_counts)
+        .map(|(c, &n)| n as f64 / c.fps)
+        .collect();
+    let mut sorted = durations.clone();
+    sorted.sort_by(f64::total_cmp);
+    let typical = sorted[sorted.len() / 2];
+    for (i, c) in cams.iter().enumerate() {
+        if durations[i] < typical - (0.25f64).max(5.0 / c.fps) {
             tracing::warn!(
-                "camera {} ends at {end:.2} s after {} frames, {:.2} s before {}: later instants are reconstructed without it: {}",
+                "camera {} has only {} frames ({:.2} s, the others about {typical:.2} s): it ends at {:.2} s and later instants are reconstructed without it: {}",
                 c.id,
                 frame_counts[i],
-                ref_end - end,
-                cams[0].id,
-                c.video.display()
-            );
-        }
-        if start > 1.5 / fps {
-            tracing::warn!(
-                "camera {} starts only at {start:.2} s: earlier instants are reconstructed without it: {}",
-                c.id,
+                durations[i],
+                sync_result.offsets[i] + durations[i],
                 c.video.display()
             );
         }
