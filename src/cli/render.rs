@@ -171,12 +171,16 @@ pub struct ViewArgs {
     pub screenshot: Option<PathBuf>,
     #[arg(long, default_value_t = 60)]
     pub after: u32,
+    /// Draw the live athlete as depth-sorted, alpha-blended flat Gaussians instead of discs.
+    #[arg(long)]
+    pub gaussians: bool,
 }
 
 pub fn view(a: ViewArgs) -> anyhow::Result<()> {
     super::ensure_exists(&a.recon, "the reconstruction")?;
-    let scene =
+    let mut scene =
         r::load_scene(&a.recon).with_context(|| format!("loading {}", a.recon.display()))?;
+    scene.gaussian_athlete = a.gaussians;
     replay360::viewer::run(scene, a.screenshot.clone().map(|p| (p, a.after)))
         .with_context(|| "running the viewer")?;
     if let Some(p) = &a.screenshot {

@@ -220,6 +220,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
                 r.sequence, r.render_fps_2160p, r.render_frames_2160p
             );
             println!(
+                "{} 1080p  {:6.2} frames/s with the athlete as Gaussians",
+                r.sequence, r.render_gaussian_fps_1080p
+            );
+            println!(
                 "{} 1080p orbit {:6.2} frames/s ({} frames, {:.0} of {} Gaussians on screen, {:.1} ms CPU sort and binning per frame)",
                 r.ply,
                 r.ply_fps_1080p,

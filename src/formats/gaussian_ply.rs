@@ -684,7 +684,8 @@ fn parse(bytes: &[u8]) -> Result<GaussianCloud, String> {
         Format::BinaryLe | Format::BinaryBe => {
             let big = header.format == Format::BinaryBe;
             let mut at = 0usize;
-            for el in &header.elements[..vi] {
+            // Elements without properties take no bytes, however many they claim.
+            for el in header.elements[..vi].iter().filter(|e| !e.props.is_empty()) {
                 for k in 0..el.count {
                     at = skip_record(body, at, el, big).ok_or_else(|| {
                         format!("the file ends in element {} ({k} of {})", el.name, el.count)
@@ -988,6 +989,27 @@ mod tests {
         // Every truncation of a valid file is an error or a shorter valid header, never a panic.
         for cut in 0..good.len() {
             let _ = GaussianCloud::parse(&good[..cut], Path::new("cut.ply"));
+        }
+        // Nor are absurd counts: an empty element claiming a trillion records, a list claiming
+        // more items than the file holds, or a byte changed anywhere in the header.
+        let mut b = b"ply\nformat binary_little_endian 1.0\nelement junk 1000000000000\n".to_vec();
+        b.extend_from_slice(&good[4..]); // the good file after its "ply" line
+        let c = GaussianCloud::parse(&b, Path::new("junk.ply")).expect("junk takes no bytes");
+        assert_eq!(c.len(), 4);
+        let mut list = b"ply\nformat binary_little_endian 1.0\nelement face 5\n\
+            property list uint int v\n"
+            .to_vec();
+        list.extend_from_slice(&good[good.windows(7).position(|w| w == b"element").expect("el")..]);
+        list.truncate(list.len() - good.len() + split);
+        list.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+        let e = GaussianCloud::parse(&list, Path::new("list.ply")).expect_err("list");
+        assert!(e.to_string().contains("element face"), "{e}");
+        for i in 0..split {
+            for v in [0u8, b' ', b'\n', b'9', 0xff] {
+                let mut m = good.clone();
+                m[i] = v;
+                let _ = GaussianCloud::parse(&m, Path::new("flip.ply"));
+            }
         }
     }
 

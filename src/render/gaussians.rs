@@ -326,6 +326,10 @@ pub struct Binned {
     order: Vec<u64>,
     scratch: Vec<u64>,
     counts: Vec<u32>,
+    /// The most bytes one GPU storage binding may hold (0: WebGPU's default, 128 MiB).
+    pub max_buffer_bytes: u64,
+    /// Gaussians on screen left out because the buffers would exceed that (the farthest).
+    pub not_drawn: usize,
 }
 
 impl Binned {
@@ -428,58 +432,79 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
             .map(|(i, (_, d))| ((d.to_bits() as u64) << 32) | i as u64),
     );
     radix_sort_high(&mut out.order, &mut out.scratch);
-    // 3. The drawn Gaussians' data and footprints in that order.
-    let projected = &out.projected;
-    let order = &out.order;
-    out.splats.resize(order.len(), [0.0; 12]);
-    out.footprints.resize(order.len(), Footprint::default());
-    out.splats
-        .par_iter_mut()
-        .zip(out.footprints.par_iter_mut())
-        .zip(order.par_iter())
-        .with_min_len(4096)
-        .for_each(|((dst, fp), &k)| {
-            let i = (k & 0xffff_ffff) as usize;
-            let p = &projected[i];
-            let c = &scene.colours[i];
-            *dst = [
-                p.mean[0],
-                p.mean[1],
-                p.conic[0],
-                p.conic[1],
-                p.conic[2],
-                c[3],
-                p.ndc_depth,
-                (c[3] / MIN_ALPHA).ln(),
-                c[0],
-                c[1],
-                c[2],
-                0.0,
-            ];
-            *fp = Footprint {
-                mean: p.mean,
-                radius2: p.radius2,
-                pixels: p.pixels,
-            };
-        });
-    // 4. Bin by tile in that order (a counting sort, so each tile's list stays sorted), bands
-    // of tile rows in parallel.
+    // One GPU buffer binding holds what is drawn: beyond it, the farthest are left out.
+    let cap = match out.max_buffer_bytes {
+        0 => 128 << 20,
+        c => c,
+    };
+    out.not_drawn = 0;
+    let max_splats = (cap / size_of::<[f32; 12]>() as u64) as usize;
+    if out.order.len() > max_splats {
+        out.not_drawn = out.order.len() - max_splats;
+        out.order.truncate(max_splats);
+    }
     let (tx, ty) = (tiles[0] as usize, tiles[1] as usize);
     let bands = (rayon::current_num_threads() * 4).clamp(1, ty);
     let rows = ty.div_ceil(bands);
-    out.counts.clear();
-    out.counts.resize(tx * ty, 0);
-    let footprints = &out.footprints;
-    out.counts
-        .par_chunks_mut(rows * tx)
-        .enumerate()
-        .for_each(|(band, counts)| {
-            let (r0, r1) = (band * rows, ((band + 1) * rows).min(ty));
-            let base = r0 * tx;
-            for fp in footprints {
-                fp.tiles(tx, r0, r1, |t, _| counts[t - base] += 1);
-            }
-        });
+    loop {
+        // 3. The drawn Gaussians' data and footprints in that order.
+        let projected = &out.projected;
+        let order = &out.order;
+        out.splats.resize(order.len(), [0.0; 12]);
+        out.footprints.resize(order.len(), Footprint::default());
+        out.splats
+            .par_iter_mut()
+            .zip(out.footprints.par_iter_mut())
+            .zip(order.par_iter())
+            .with_min_len(4096)
+            .for_each(|((dst, fp), &k)| {
+                let i = (k & 0xffff_ffff) as usize;
+                let p = &projected[i];
+                let c = &scene.colours[i];
+                *dst = [
+                    p.mean[0],
+                    p.mean[1],
+                    p.conic[0],
+                    p.conic[1],
+                    p.conic[2],
+                    c[3],
+                    p.ndc_depth,
+                    (c[3] / MIN_ALPHA).ln(),
+                    c[0],
+                    c[1],
+                    c[2],
+                    0.0,
+                ];
+                *fp = Footprint {
+                    mean: p.mean,
+                    radius2: p.radius2,
+                    pixels: p.pixels,
+                };
+            });
+        // 4. Bin by tile in that order (a counting sort, so each tile's list stays sorted),
+        // bands of tile rows in parallel: first count.
+        out.counts.clear();
+        out.counts.resize(tx * ty, 0);
+        let footprints = &out.footprints;
+        out.counts
+            .par_chunks_mut(rows * tx)
+            .enumerate()
+            .for_each(|(band, counts)| {
+                let (r0, r1) = (band * rows, ((band + 1) * rows).min(ty));
+                let base = r0 * tx;
+                for fp in footprints {
+                    fp.tiles(tx, r0, r1, |t, _| counts[t - base] += 1);
+                }
+            });
+        let total: u64 = out.counts.iter().map(|&c| c as u64).sum();
+        let entry = size_of::<[u32; 2]>() as u64;
+        if total * entry <= cap {
+            break;
+        }
+        let keep = (out.order.len() as f64 * (cap / entry) as f64 / total as f64 * 0.95) as usize;
+        out.not_drawn += out.order.len() - keep;
+        out.order.truncate(keep);
+    }
     out.ranges.reserve(tx * ty);
     let mut total = 0u32;
     for (t, &c) in out.counts.iter().enumerate() {
@@ -500,6 +525,7 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
         slices.push((r0, r1, head));
         rest = tail;
     }
+    let footprints = &out.footprints;
     let ranges = &out.ranges;
     slices.into_par_iter().for_each(|(r0, r1, slice)| {
         let base = ranges[r0 * tx][0];
@@ -865,6 +891,8 @@ struct ViewGpu {
     composite_bind_group: Option<BindGroup>,
     composite_pipeline: Option<CachedRenderPipelineId>,
     seen: bool,
+    /// Said once that Gaussians were left out.
+    warned: bool,
 }
 
 #[derive(Resource, Default)]
@@ -903,7 +931,17 @@ fn prepare_gaussians(
             let key = (params, Arc::as_ptr(&scene) as usize);
             if g.filled_for != Some(key) {
                 let t = std::time::Instant::now();
+                g.binned.max_buffer_bytes = device.limits().max_storage_buffer_binding_size;
                 bin(&scene, &params, &mut g.binned);
+                if g.binned.not_drawn > 0 && !g.warned {
+                    g.warned = true;
+                    tracing::warn!(
+                        "{} of the Gaussians on screen are left out (the farthest): more than \
+                         the GPU's {} MiB storage buffers hold",
+                        g.binned.not_drawn,
+                        g.binned.max_buffer_bytes >> 20
+                    );
+                }
                 stats
                     .bin_ns
                     .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -1193,6 +1231,36 @@ mod tests {
         let (x0, x1, y0, y1) = (e & 15, (e >> 4) & 15, (e >> 8) & 15, (e >> 12) & 15);
         assert_eq!((x0, y0), (0, 0));
         assert!(x1 <= 3 && y1 >= 9, "{x1} {y1}");
+    }
+
+    #[test]
+    fn what_does_not_fit_the_gpu_buffers_is_left_out_farthest_first() {
+        let v = view(160, 96);
+        let pts: Vec<_> = (0..10)
+            .map(|i| ([0.0, 0.0, -2.0 - i as f32], [0.05, 0.05, 0.05], 0.9))
+            .collect();
+        let s = scene(&pts);
+        let mut b = Binned {
+            max_buffer_bytes: 4 * 48,
+            ..Default::default()
+        };
+        bin(&s, &v, &mut b);
+        assert_eq!((b.drawn(), b.not_drawn), (4, 6));
+        // The nearest four (largest ndc depth) are the ones kept.
+        assert!((b.splats[0][6] - 0.05 / 2.0).abs() < 1e-6);
+        assert!((b.splats[3][6] - 0.05 / 5.0).abs() < 1e-6);
+        // Tile entries over the limit cut the list too.
+        let mut b = Binned {
+            max_buffer_bytes: 3 * 8,
+            ..Default::default()
+        };
+        bin(&s, &v, &mut b);
+        assert!(
+            b.indices.len() <= 3 && b.drawn() + b.not_drawn == 10,
+            "{}",
+            b.drawn()
+        );
+        bin(&s, &v, &mut Binned::default());
     }
 
     #[test]
