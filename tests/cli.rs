@@ -1,29 +1,10 @@
 //! The command line, end to end, on the `tiny` preset: the same commands a user types.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn replay360(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_replay360"))
-        .args(args)
-        .env("REPLAY360_NO_PROGRESS", "1")
-        .output()
-        .expect("run replay360")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = replay360(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "replay360 {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = replay360(args);
-    assert!(!out.status.success(), "replay360 {args:?} should fail");
-    assert!(!out.stderr.is_empty(), "a failure says why");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{fails, ok, replay360};
 
 /// Frame count of a video, read back with ffprobe.
 fn ffprobe_frames(path: &Path) -> Option<u64> {

@@ -10,7 +10,9 @@ use replay360::camera::{
 use replay360::capture::{Capture, Segmentation};
 use replay360::formats::{self, ImportedCamera, Units, colmap, nerfstudio, opencv, panoptic};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::replay360;
 
 const W: u32 = 64;
 const H: u32 = 48;
@@ -1097,14 +1099,6 @@ fn blender_scene_with_alpha_reconstructs_the_ball() {
 
 // ---------------------------------------------------------------------------------------------
 // The binary
-
-fn replay360(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_replay360"))
-        .args(args)
-        .env("REPLAY360_NO_PROGRESS", "1")
-        .output()
-        .expect("run replay360")
-}
 
 #[test]
 fn cli_imports_a_colmap_project() {

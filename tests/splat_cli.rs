@@ -6,28 +6,9 @@ use replay360::reconstruct::SplatFrame;
 use replay360::reconstruct::format::write_ply;
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn replay360(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_replay360"))
-        .args(args)
-        .env("REPLAY360_NO_PROGRESS", "1")
-        .output()
-        .expect("run replay360")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = replay360(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "replay360 {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = replay360(args);
-    assert!(!out.status.success(), "replay360 {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{fails, ok};
 
 /// A reconstruction with one instant at t = 0.5 s: 300 splats on a vertical ring.
 fn recon(dir: &Path) -> SplatFrame {

@@ -572,14 +572,7 @@ impl Shot {
         };
         match &self.camera {
             CameraPath::Orbit(o) => {
-                let span = o.end - o.start;
-                let u = if span > 0.0 {
-                    o.ease.apply((s - o.start) / span)
-                } else if s >= o.end {
-                    1.0
-                } else {
-                    0.0
-                };
+                let u = progress(s, o.start, o.end, o.ease);
                 let az = o.start_azimuth_deg + o.sweep_deg * u;
                 let centre = o.centre.resolve(ctx, now);
                 let eye = centre + around(az, 0.0, o.radius) + Vector3::z() * o.height;

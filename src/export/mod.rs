@@ -94,6 +94,20 @@ fn unpremultiply(img: &mut RgbaImage) {
     }
 }
 
+impl ExportReport {
+    fn new(settings: &ExportSettings, frames: usize, start: Instant) -> Self {
+        let render_s = start.elapsed().as_secs_f64();
+        Self {
+            frames,
+            width: settings.width,
+            height: settings.height,
+            fps: settings.fps,
+            render_s,
+            render_fps: frames as f64 / render_s.max(1e-9),
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportReport {
     pub frames: usize,
@@ -202,15 +216,7 @@ pub fn export_requests(
         return Err(e);
     }
     writer.finish()?;
-    let render_s = start.elapsed().as_secs_f64();
-    Ok(ExportReport {
-        frames: n,
-        width: settings.width,
-        height: settings.height,
-        fps: settings.fps,
-        render_s,
-        render_fps: n as f64 / render_s.max(1e-9),
-    })
+    Ok(ExportReport::new(settings, n, start))
 }
 
 fn export_pngs(
@@ -242,13 +248,5 @@ fn export_pngs(
     })?;
     progress.finish_and_clear();
     dir.commit().map_err(io)?;
-    let render_s = start.elapsed().as_secs_f64();
-    Ok(ExportReport {
-        frames: n,
-        width: settings.width,
-        height: settings.height,
-        fps: settings.fps,
-        render_s,
-        render_fps: n as f64 / render_s.max(1e-9),
-    })
+    Ok(ExportReport::new(settings, n, start))
 }

@@ -358,7 +358,7 @@ fn sample(tex: &egui::ColorImage, uv: Pos2) -> [f32; 4] {
     out
 }
 
-/// Fills an egui mesh's triangles over `img` (straight-alpha sRGB RGBA), clipped to `clip`.
+/// Fills an egui mesh's triangles over `img` (premultiplied sRGB RGBA), clipped to `clip`.
 fn fill_mesh(
     img: &mut RgbaImage,
     mesh: &egui::epaint::Mesh,
@@ -418,16 +418,13 @@ fn fill_mesh(
                 if src[3] <= 0.0 {
                     continue;
                 }
-                // Premultiplied "over" onto a straight-alpha destination.
+                // Premultiplied "over": captured frames are premultiplied too (edge coverage
+                // resolves into colour and alpha; PNG export un-premultiplies afterwards).
                 let d = img.get_pixel_mut(x, y);
-                let da = d[3] as f32 / 255.0;
-                let dst = [0, 1, 2].map(|k| d[k] as f32 / 255.0 * da);
-                let out_a = src[3] + da * (1.0 - src[3]);
-                for k in 0..3 {
-                    let premul = src[k] + dst[k] * (1.0 - src[3]);
-                    d[k] = ((premul / out_a.max(1e-6)).clamp(0.0, 1.0) * 255.0).round() as u8;
+                for k in 0..4 {
+                    let dst = d[k] as f32 / 255.0;
+                    d[k] = ((src[k] + dst * (1.0 - src[3])).clamp(0.0, 1.0) * 255.0).round() as u8;
                 }
-                d[3] = (out_a.clamp(0.0, 1.0) * 255.0).round() as u8;
             }
         }
     }
