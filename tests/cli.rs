@@ -108,6 +108,35 @@ fn tiny_capture_end_to_end() {
     let snap = image::open(dir.path().join("snap.png")).expect("snapshot PNG");
     assert_eq!((snap.width(), snap.height()), (480, 270));
 
+    // Every example document in scenes/ renders, and a still of each matches its golden image.
+    for (scene, at) in [
+        ("frozen_moment", "4.0"),
+        ("spacetime_slices", "5.0"),
+        ("big_screen_30s", "17.0"),
+    ] {
+        let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenes/{scene}.ron"));
+        let still = dir.path().join(format!("{scene}.png"));
+        ok(&[
+            "render",
+            &doc.to_string_lossy(),
+            "--recon",
+            &d("rec"),
+            "--out",
+            &d(&format!("{scene}.mp4")),
+            "--width",
+            "320",
+            "--height",
+            "180",
+            "--fps",
+            "2",
+            "--still-at",
+            at,
+            "--still",
+            &still.to_string_lossy(),
+        ]);
+        golden(&still, scene);
+    }
+
     // A short document renders to an MP4 with exactly duration x fps frames.
     let doc = r#"(
         version: 1, name: "short",
@@ -436,4 +465,43 @@ fn damaged_captures_are_handled() {
     std::fs::write(&neg, serde_json::to_string(&m).expect("json")).expect("write");
     let e = fails(&["reconstruct", &neg.to_string_lossy(), "--out", &d("rec5")]);
     assert!(e.contains("cam00") && e.contains("negative.json"), "{e}");
+}
+
+/// Compares a rendered still with `tests/golden/<name>.png` (`REPLAY360_UPDATE_GOLDEN=1`
+/// rewrites it after a deliberate change; look at the new image before committing it).
+///
+/// The still comes from a whole tiny pipeline (synth, H.264, decode, reconstruction) and
+/// lavapipe, all deterministic for given library versions; the tolerance (a mean difference
+/// under 1.5 code values, at most 1.5% of pixels off by more than 16) absorbs the rounding a
+/// different FFmpeg or Mesa release brings, while a moved athlete, a missing after-image,
+/// shadow, skeleton or label, or a wrong colour fails it.
+fn golden(still: &Path, name: &str) {
+    let img = image::open(still).expect("still PNG").to_rgb8();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.png"));
+    if std::env::var_os("REPLAY360_UPDATE_GOLDEN").is_some() {
+        img.save(&path).expect("write golden");
+    }
+    let golden = image::open(&path)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e} (REPLAY360_UPDATE_GOLDEN=1 creates it): {}",
+                path.display()
+            )
+        })
+        .to_rgb8();
+    assert_eq!(golden.dimensions(), img.dimensions(), "{name}");
+    let (mut off, mut sum) = (0usize, 0u64);
+    for (a, b) in img.pixels().zip(golden.pixels()) {
+        let d = (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0);
+        sum += d as u64;
+        if d > 16 {
+            off += 1;
+        }
+    }
+    let n = (img.width() * img.height()) as usize;
+    let mean = sum as f64 / n as f64;
+    assert!(
+        off * 1000 <= n * 15 && mean < 1.5,
+        "{name}: {off} of {n} pixels differ by more than 16, mean difference {mean:.2}"
+    );
 }

@@ -199,3 +199,61 @@ fn a_held_out_camera_is_refused_as_unknown_when_misspelt() {
     assert!(err.to_string().contains("nosuch"), "{err}");
     assert!(!dir.path().join("r").exists(), "nothing is left behind");
 }
+
+#[test]
+fn posture_skeletons_follow_the_true_joints() {
+    use replay360::analyse::skeleton::{SkeletonParams, skeleton};
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let athlete = truth.athlete();
+    let recon = Reconstruction::open(rec).expect("recon");
+    let params = SkeletonParams::for_spacing(recon.manifest.voxel_size);
+    let (mut inside, mut joints_total) = (Vec::new(), 0usize);
+    let mut covered = Vec::new();
+    for (i, f) in recon.manifest.frames.iter().enumerate().step_by(3) {
+        let frame = recon.load_frame(i).expect("frame");
+        if frame.len() < 50 {
+            continue;
+        }
+        let pose = athlete.pose(f.time);
+        let s = skeleton(&frame.positions, &params);
+        joints_total += s.joints.len();
+        // Joints lie inside the body (a visual hull is loose, so within a voxel or two of it).
+        for j in &s.joints {
+            inside.push(pose.signed_distance(j));
+        }
+        for (name, p) in &pose.joints {
+            if *name == "pelvis" {
+                covered.push(s.distance_to(p));
+            }
+        }
+    }
+    inside.sort_by(f64::total_cmp);
+    let q = |v: &[f64], f: f64| v[((v.len() - 1) as f64 * f) as usize];
+    let voxel = recon.manifest.voxel_size;
+    let mut pelvis = covered;
+    pelvis.sort_by(f64::total_cmp);
+    eprintln!(
+        "{joints_total} joints; signed distance median {:.3} p90 {:.3}; pelvis to skeleton median {:.3}",
+        q(&inside, 0.5),
+        q(&inside, 0.9),
+        q(&pelvis, 0.5)
+    );
+    // The skeleton comes from the reconstruction alone, so it is as good as the hull: this
+    // preset's 5 cm voxels and 8 cameras give a loose hull in which thin limbs merge. Its joints
+    // still lie inside the true body or within a couple of voxels of it, and it runs through
+    // the pelvis. (On the true surface, `analyse::skeleton`'s tests hold it to 8 cm at the
+    // head, hands and feet.)
+    assert!(joints_total > 100, "{joints_total} joints");
+    assert!(
+        q(&inside, 0.5) < 0.5 * voxel,
+        "median {:.3}",
+        q(&inside, 0.5)
+    );
+    assert!(q(&inside, 0.9) < 2.5 * voxel, "p90 {:.3}", q(&inside, 0.9));
+    assert!(
+        q(&pelvis, 0.5) < 1.5 * voxel,
+        "pelvis {:.3}",
+        q(&pelvis, 0.5)
+    );
+}

@@ -140,6 +140,7 @@ fn request(show_venue: bool) -> FrameRequest {
         trajectory: None,
         show_venue,
         venue_softness: 0.0,
+        shadow: None,
         show_rig: true,
         transparent: false,
         overlay: Default::default(),
@@ -279,6 +280,7 @@ fn after_images_fade_and_the_trajectory_is_drawn() {
         tint_amount: 0.0,
         desaturate: 0.0,
         rim: 0.0,
+        posture: None,
     }];
     let ghost = r.render_one(&req).expect("ghost");
     let cam = &req.camera;
@@ -554,6 +556,7 @@ fn every_shader_compiles() {
         tint_amount: 0.5,
         desaturate: 0.2,
         rim: 0.5,
+        posture: None,
     }];
     view.trajectory = Some(TrajectoryStyle {
         from: 0.0,

@@ -4,6 +4,8 @@
 use nalgebra::{Matrix2, Point3, Vector2, Vector3};
 use serde::{Deserialize, Serialize};
 
+pub mod skeleton;
+
 pub const GRAVITY: f64 = 9.81;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

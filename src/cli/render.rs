@@ -66,6 +66,7 @@ pub fn snapshot(a: SnapshotArgs) -> anyhow::Result<()> {
         trajectory: None,
         show_venue: !a.no_venue,
         venue_softness: 0.0,
+        shadow: None,
         show_rig: false,
         transparent: false,
         overlay: Default::default(),

@@ -5,6 +5,7 @@
 pub mod overlay;
 pub mod path;
 pub mod sequence;
+pub mod shadow;
 
 pub use overlay::{Label, OverlayFrame, Overlays};
 pub use sequence::{Sequence, SequenceError};
@@ -78,6 +79,73 @@ pub struct Ghost {
     pub desaturate: f32,
     /// Strength of the tinted rim on silhouette edges.
     pub rim: f32,
+    /// Draw the slice's posture skeleton (derived from its reconstruction) over it.
+    pub posture: Option<PostureStyle>,
+}
+
+/// How a slice's posture skeleton is drawn: tubes along its bones, drawn over the
+/// after-image so the posture reads through it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PostureStyle {
+    /// Linear RGB.
+    pub colour: [f32; 3],
+    /// Bone radius (m).
+    #[serde(default = "posture_radius")]
+    pub radius: f32,
+    /// 0..1.
+    #[serde(default = "posture_opacity")]
+    pub opacity: f32,
+}
+
+fn posture_radius() -> f32 {
+    0.015
+}
+fn posture_opacity() -> f32 {
+    0.9
+}
+
+/// A soft shadow of the athlete (and of each after-image) on the snow.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContactShadow {
+    /// Darkness where the shadow is full (0..1).
+    #[serde(default = "shadow_opacity")]
+    pub opacity: f32,
+    /// Blur of the shadow's edge at the ground (m); it widens with height above the snow.
+    #[serde(default = "shadow_softness")]
+    pub softness: f32,
+    /// Direction of the sun: azimuth (degrees anticlockwise from the world's +x axis, seen
+    /// from above) and elevation (degrees above the horizon). Set it to the venue's sun at the
+    /// time of the jump so the shadow agrees with the ones in the footage.
+    #[serde(default = "overhead")]
+    pub sun: (f64, f64),
+}
+
+fn shadow_opacity() -> f32 {
+    0.5
+}
+fn overhead() -> (f64, f64) {
+    (0.0, 90.0)
+}
+fn shadow_softness() -> f32 {
+    0.06
+}
+
+impl Default for ContactShadow {
+    fn default() -> Self {
+        Self {
+            opacity: shadow_opacity(),
+            softness: shadow_softness(),
+            sun: overhead(),
+        }
+    }
+}
+
+impl ContactShadow {
+    /// Unit vector towards the sun.
+    pub fn sun_direction(&self) -> Vector3<f64> {
+        let (az, el) = (self.sun.0.to_radians(), self.sun.1.to_radians());
+        Vector3::new(el.cos() * az.cos(), el.cos() * az.sin(), el.sin())
+    }
 }
 
 /// The centre-of-mass curve and its time ticks.
@@ -105,6 +173,8 @@ pub struct ViewState {
     pub show_venue: bool,
     /// 0 shows the venue as captured; 1 blurs and dims it so the athlete stands out.
     pub venue_softness: f32,
+    /// The athlete's shadow on the snow.
+    pub shadow: Option<ContactShadow>,
     /// Graphics drawn over the picture.
     pub overlay: OverlayFrame,
 }

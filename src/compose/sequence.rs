@@ -9,7 +9,9 @@
 
 use super::overlay::{Label, Overlays};
 use super::path::{Ease, catmull_rom};
-use super::{Context, Ghost, TrajectoryStyle, ViewState, VirtualCamera};
+use super::{
+    ContactShadow, Context, Ghost, PostureStyle, TrajectoryStyle, ViewState, VirtualCamera,
+};
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -31,9 +33,11 @@ pub enum SequenceError {
         column: usize,
         message: String,
     },
-    #[error("field `{field}`: {problem}: {path}")]
+    #[error("{}field `{field}`: {problem}: {path}", line.map(|l| format!("line {l}, ")).unwrap_or_default())]
     Invalid {
         path: PathBuf,
+        /// Where the field (or the nearest part of it written in the document) is.
+        line: Option<usize>,
         field: String,
         problem: String,
     },
@@ -271,6 +275,9 @@ pub struct Slices {
     /// Label each after-image with its time from take-off ("+0.40 s").
     #[serde(default)]
     pub labels: bool,
+    /// Draw each after-image's posture as a skeleton found in its reconstruction.
+    #[serde(default)]
+    pub posture: Option<PostureStyle>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -317,6 +324,9 @@ pub struct Shot {
     /// stands out.
     #[serde(default)]
     pub venue_softness: f32,
+    /// The athlete's soft shadow on the snow (the sequence's `shadow` when not given here).
+    #[serde(default)]
+    pub shadow: Option<ContactShadow>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -332,6 +342,12 @@ pub struct Sequence {
     /// Lower third, measurement labels, signature, safe areas (timed in sequence seconds).
     #[serde(default)]
     pub overlays: Overlays,
+    /// The athlete's soft shadow on the snow, for every shot that does not set its own.
+    #[serde(default)]
+    pub shadow: Option<ContactShadow>,
+    /// The document's text, so errors found after parsing can name a line.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 impl Sequence {
@@ -352,6 +368,8 @@ impl Sequence {
             column: e.position.col,
             message: e.code.to_string(),
         })?;
+        let mut seq = seq;
+        seq.source = Some(std::sync::Arc::from(text));
         seq.validate(path)?;
         Ok(seq)
     }
@@ -364,6 +382,7 @@ impl Sequence {
     fn validate(&self, path: &Path) -> Result<(), SequenceError> {
         let bad = |field: String, problem: &str| SequenceError::Invalid {
             path: path.to_path_buf(),
+            line: self.line_of(&field),
             field,
             problem: problem.to_owned(),
         };
@@ -489,6 +508,11 @@ impl Sequence {
         Ok(())
     }
 
+    /// Line of a field in the document this was parsed from.
+    fn line_of(&self, field: &str) -> Option<usize> {
+        locate_field(self.source.as_deref()?, field)
+    }
+
     /// Checks that every shot cutting to a real camera names one the context knows.
     pub fn check_cameras(&self, ctx: &Context, path: &Path) -> Result<(), SequenceError> {
         for (i, s) in self.shots.iter().enumerate() {
@@ -496,9 +520,11 @@ impl Sequence {
                 && !ctx.cameras.iter().any(|(c, _)| c == id)
             {
                 let known: Vec<&str> = ctx.cameras.iter().map(|(c, _)| c.as_str()).collect();
+                let field = format!("shots[{i}].camera");
                 return Err(SequenceError::Invalid {
                     path: path.to_path_buf(),
-                    field: format!("shots[{i}].camera"),
+                    line: self.line_of(&field),
+                    field,
                     problem: format!(
                         "no camera {id:?} in the capture (it has {})",
                         if known.is_empty() {
@@ -531,6 +557,7 @@ impl Sequence {
                 let mut o = self.overlays.frame(n as f64 / self.output.fps, ctx);
                 o.labels.append(&mut v.overlay.labels);
                 v.overlay = o;
+                v.shadow = v.shadow.or(self.shadow);
                 out.push(v);
                 n += 1;
             }
@@ -700,6 +727,7 @@ impl Shot {
                     tint_amount: sl.tint_amount,
                     desaturate: sl.desaturate,
                     rim: sl.rim,
+                    posture: sl.posture,
                 });
             }
         }
@@ -722,6 +750,7 @@ impl Shot {
             trajectory,
             show_venue: self.venue,
             venue_softness: self.venue_softness,
+            shadow: self.shadow,
             overlay: super::OverlayFrame {
                 labels,
                 ..Default::default()
@@ -876,12 +905,73 @@ mod tests {
         let e = Sequence::parse(&invalid, Path::new("shot.ron"))
             .expect_err("must fail")
             .to_string();
+        let line = DOC
+            .lines()
+            .position(|l| l.contains("duration: 4.0"))
+            .map(|i| i + 1);
         assert!(e.contains("shots[0].duration"), "{e}");
+        assert!(e.contains(&format!("line {}", line.unwrap_or(0))), "{e}");
         let newer = DOC.replace("version: 1", "version: 9");
         assert!(matches!(
             Sequence::parse(&newer, Path::new("x")),
             Err(SequenceError::NewerVersion { .. })
         ));
+    }
+
+    #[test]
+    fn fields_are_found_by_path_in_real_documents() {
+        let doc = include_str!("../../scenes/big_screen_30s.ron");
+        // Expected: the n-th line (1-based) containing `needle`.
+        let nth = |needle: &str, n: usize| {
+            doc.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(needle))
+                .nth(n)
+                .map(|(i, _)| i + 1)
+        };
+        assert_eq!(locate_field(doc, "output"), nth("output:", 0));
+        assert_eq!(locate_field(doc, "output.fps"), nth("output:", 0));
+        for k in 0..3 {
+            assert_eq!(
+                locate_field(doc, &format!("shots[{k}].duration")),
+                nth("duration:", k),
+                "shot {k}"
+            );
+        }
+        // The second time key of the first shot, and the third of the second.
+        assert_eq!(
+            locate_field(doc, "shots[0].time[1]"),
+            nth("(at: 4.0, time", 0)
+        );
+        assert_eq!(
+            locate_field(doc, "shots[1].time[2]"),
+            nth("(at: 2.2, time", 0)
+        );
+        assert_eq!(
+            locate_field(doc, "shots[1].camera.radius"),
+            nth("radius: 7.5", 0)
+        );
+        let slices_shot = doc[..doc.find("slices: Some").unwrap_or(0)]
+            .matches("duration:")
+            .count()
+            - 1;
+        assert_eq!(
+            locate_field(doc, &format!("shots[{slices_shot}].slices.count")),
+            nth("count:", 0)
+        );
+        // A field left to its default is reported at the nearest part that is written.
+        assert_eq!(
+            locate_field(
+                doc,
+                &format!("shots[{slices_shot}].slices.spacing_not_here")
+            ),
+            nth("slices: Some", 0)
+        );
+        // Names inside comments and strings are not fields.
+        let tricky =
+            "(version: 1, // duration: 9\n name: \"duration: x\",\n shots: [(duration: 2.0)])";
+        assert_eq!(locate_field(tricky, "shots[0].duration"), Some(3));
+        assert_eq!(locate_field(tricky, "missing"), None);
     }
 
     #[test]
@@ -1130,4 +1220,147 @@ mod tests {
         assert_eq!(big.total_frames(), 1500);
         assert_eq!(big.output.fps, 50.0);
     }
+}
+
+/// The text with comments and string contents blanked (newlines kept), so brackets and names
+/// can be found by position.
+fn structural(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, k: usize| {
+        if out[k] != b'\n' {
+            out[k] = b' ';
+        }
+    };
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                blank(&mut out, i);
+                i += 1;
+            }
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                blank(&mut out, i);
+                i += 1;
+            }
+            for k in i..(i + 2).min(b.len()) {
+                blank(&mut out, k);
+            }
+            i += 2;
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    blank(&mut out, i);
+                    i += 1;
+                }
+                if i < b.len() {
+                    blank(&mut out, i);
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// End of the value starting at `from`: the comma or closing bracket that ends it.
+fn value_end(s: &[u8], from: usize, limit: usize) -> usize {
+    let mut depth = 0i32;
+    for (k, &c) in s.iter().enumerate().take(limit).skip(from) {
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                if depth == 0 {
+                    return k;
+                }
+                depth -= 1;
+            }
+            b',' if depth == 0 => return k,
+            _ => {}
+        }
+    }
+    limit
+}
+
+/// Line (1-based) in RON `text` of the field a path such as `shots[2].camera.radius` names:
+/// the deepest part of the path that is written in the document (a field left to its default
+/// is reported at its parent).
+pub fn locate_field(text: &str, field: &str) -> Option<usize> {
+    let s = structural(text);
+    let line = |pos: usize| text[..pos].matches('\n').count() + 1;
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let (mut lo, mut hi) = (0usize, s.len());
+    let mut found = None;
+    for part in field.split('.') {
+        let (name, indices) = match part.find('[') {
+            Some(k) => (&part[..k], &part[k..]),
+            None => (part, ""),
+        };
+        // `name:` at the shallowest depth within the current value.
+        let mut best: Option<(i32, usize)> = None;
+        let mut depth = 0i32;
+        let mut k = lo;
+        while k < hi {
+            match s[k] {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                c if is_ident(c) && (k == 0 || !is_ident(s[k - 1])) => {
+                    let end = (k..hi).find(|&e| !is_ident(s[e])).unwrap_or(hi);
+                    let mut colon = end;
+                    while colon < hi && s[colon].is_ascii_whitespace() {
+                        colon += 1;
+                    }
+                    if &s[k..end] == name.as_bytes()
+                        && s.get(colon) == Some(&b':')
+                        && s.get(colon + 1) != Some(&b':')
+                        && best.is_none_or(|(d, _)| depth < d)
+                    {
+                        best = Some((depth, colon + 1));
+                    }
+                    k = end;
+                    continue;
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let Some((_, value)) = best else {
+            return found;
+        };
+        found = Some(line(value));
+        lo = value;
+        hi = value_end(&s, value, hi);
+        // List indices: the n-th element of the first list in the value.
+        for index in indices
+            .split(['[', ']'])
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse::<usize>().ok())
+        {
+            let open = (lo..hi).find(|&k| s[k] == b'[')?;
+            let mut start = open + 1;
+            for _ in 0..index? {
+                let end = value_end(&s, start, hi);
+                if end >= hi || s[end] != b',' {
+                    return found;
+                }
+                start = end + 1;
+            }
+            while start < hi && s[start].is_ascii_whitespace() {
+                start += 1;
+            }
+            let end = value_end(&s, start, hi);
+            if end <= start {
+                return found;
+            }
+            found = Some(line(start));
+            lo = start;
+            hi = end;
+        }
+    }
+    found
 }

@@ -343,6 +343,7 @@ pub fn evaluate(
                         trajectory: None,
                         show_venue: true,
                         venue_softness: 0.0,
+                        shadow: None,
                         show_rig: false,
                         transparent: false,
                         overlay: Default::default(),

@@ -648,6 +648,7 @@ pub fn orbit_requests(
                 trajectory: None,
                 show_venue: false,
                 venue_softness: 0.0,
+                shadow: None,
                 show_rig: false,
                 transparent,
                 overlay: Default::default(),

@@ -233,11 +233,57 @@ impl Material for VenueMaterial {
     }
 }
 
-/// Unlit graphics with vertex colours.
+/// How flat graphics meet the rest of the scene.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FlatMode {
+    /// Opaque and depth tested (trajectory, ticks, camera markers).
+    #[default]
+    Solid,
+    /// Blended, sorted last, drawn as if [`POSTURE_PULL`] metres nearer the eye than it is:
+    /// posture skeletons, so a skeleton inside its after-image shows through the ghost's own
+    /// surface but not through the venue in front of it.
+    Posture,
+    /// Blended, depth tested but not written, pulled towards the camera: shadows lying on
+    /// the ground they darken.
+    Decal,
+}
+
+/// Unlit graphics with vertex colours (alpha included), in one of three [`FlatMode`]s. One
+/// material type with the mode in its pipeline key: separate material types with the same
+/// layout and shader were given each other's pipelines.
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+#[bind_group_data(FlatMode)]
 pub struct FlatMaterial {
     #[uniform(0)]
     pub color: Vec4,
+    /// x: how far vertices are pulled towards the eye before the depth test (m).
+    #[uniform(1)]
+    pub params: Vec4,
+    pub mode: FlatMode,
+}
+
+/// How far a posture skeleton is pulled towards the eye (m): more than half a body's depth.
+pub const POSTURE_PULL: f32 = 0.35;
+
+impl From<&FlatMaterial> for FlatMode {
+    fn from(m: &FlatMaterial) -> Self {
+        m.mode
+    }
+}
+
+impl FlatMaterial {
+    pub fn new(color: Vec4, mode: FlatMode) -> Self {
+        let pull = if mode == FlatMode::Posture {
+            POSTURE_PULL
+        } else {
+            0.0
+        };
+        Self {
+            color,
+            params: Vec4::new(pull, 0.0, 0.0, 0.0),
+            mode,
+        }
+    }
 }
 
 impl Material for FlatMaterial {
@@ -246,6 +292,19 @@ impl Material for FlatMaterial {
     }
     fn fragment_shader() -> ShaderRef {
         FLAT_SHADER.into()
+    }
+    fn alpha_mode(&self) -> AlphaMode {
+        match self.mode {
+            FlatMode::Solid => AlphaMode::Opaque,
+            FlatMode::Posture | FlatMode::Decal => AlphaMode::Blend,
+        }
+    }
+    fn depth_bias(&self) -> f32 {
+        match self.mode {
+            // Sorted after the after-images' blended pass, which sits at the same distance.
+            FlatMode::Posture => 1.0e4,
+            _ => 0.0,
+        }
     }
     fn enable_prepass() -> bool {
         false
@@ -257,7 +316,7 @@ impl Material for FlatMaterial {
         _pipeline: &MaterialPipeline,
         descriptor: &mut RenderPipelineDescriptor,
         layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
+        key: MaterialPipelineKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
         let vertex_layout = layout.0.get_layout(&[
             Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
@@ -265,6 +324,20 @@ impl Material for FlatMaterial {
             Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
         ])?;
         descriptor.vertex.buffers = vec![vertex_layout];
+        let ds = descriptor.depth_stencil.as_mut();
+        match (key.bind_group_data, ds) {
+            (FlatMode::Posture, Some(ds)) => {
+                ds.depth_write_enabled = Some(false);
+            }
+            (FlatMode::Decal, Some(ds)) => {
+                descriptor.primitive.cull_mode = None;
+                ds.depth_write_enabled = Some(false);
+                // Reverse Z: a positive bias moves towards the camera.
+                ds.bias.constant = 16;
+                ds.bias.slope_scale = 2.0;
+            }
+            _ => {}
+        }
         Ok(())
     }
 }

@@ -281,3 +281,41 @@ pub fn dome_mesh(centre: &Point3<f64>, radius: f64) -> Mesh {
     mesh.insert_indices(Indices::U32(idx));
     mesh
 }
+
+/// A posture skeleton as white tubes (one per unbranched chain) with a ball at every branch
+/// and end; the material colours it.
+pub fn posture_mesh(skeleton: &crate::analyse::skeleton::Skeleton, radius: f32) -> Mesh {
+    let mut b = FlatBuilder::default();
+    let white = [1.0f32; 4];
+    for chain in skeleton.chains() {
+        let colours = vec![white; chain.len()];
+        b.tube(&chain, &colours, radius);
+        if let Some(end) = chain.last() {
+            b.sphere(end, radius * 1.6, white);
+        }
+    }
+    if let Some(root) = skeleton.joints.first() {
+        b.sphere(root, radius * 1.6, white);
+    }
+    b.build()
+}
+
+/// A shadow patch on the ground: white vertices whose alpha is the shadow's strength, lifted a
+/// centimetre so it lies on the ground mesh's facets, not under them.
+pub fn shadow_mesh(patch: &crate::compose::shadow::ShadowPatch) -> Mesh {
+    let pos: Vec<[f32; 3]> = patch
+        .points
+        .iter()
+        .map(|p| convert::point(&Point3::new(p.x, p.y, p.z + 0.01)).to_array())
+        .collect();
+    let up = convert::vector(&Vector3::z()).to_array();
+    let nor = vec![up; pos.len()];
+    let col: Vec<[f32; 4]> = patch.strength.iter().map(|&s| [1.0, 1.0, 1.0, s]).collect();
+    let idx: Vec<u32> = patch.triangles().into_iter().flatten().collect();
+    let mut mesh = new_mesh();
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, nor);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, col);
+    mesh.insert_indices(Indices::U32(idx));
+    mesh
+}

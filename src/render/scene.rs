@@ -4,14 +4,16 @@
 
 use super::gaussians::{GaussianPlugin, GaussianScene, GaussianSplats};
 use super::materials::{
-    FlatMaterial, GhostColourMaterial, GhostDepthMaterial, SplatMaterial, SplatParams,
+    FlatMaterial, FlatMode, GhostColourMaterial, GhostDepthMaterial, SplatMaterial, SplatParams,
     VenueMaterial,
 };
 use super::meshes::{self, FlatBuilder};
 use super::projection::IntrinsicsProjection;
 use super::venue::VenueData;
+use crate::analyse::skeleton::{Skeleton, SkeletonParams, skeleton};
 use crate::camera::Camera;
-use crate::compose::{Context, Ghost, TrajectoryStyle};
+use crate::compose::shadow::contact_shadow;
+use crate::compose::{ContactShadow, Context, Ghost, PostureStyle, TrajectoryStyle};
 use crate::formats::gaussian_ply::GaussianCloud;
 use crate::reconstruct::Reconstruction;
 use bevy::camera::Projection;
@@ -33,6 +35,8 @@ pub struct FrameRequest {
     pub show_venue: bool,
     /// 0 shows the venue as captured; 1 softens it so the athlete stands out.
     pub venue_softness: f32,
+    /// The athlete's (and each after-image's) shadow on the snow; drawn only with the venue.
+    pub shadow: Option<ContactShadow>,
     /// Markers for the real cameras (viewer only).
     pub show_rig: bool,
     /// Clear to transparent instead of the sky colour (for compositing; the venue is hidden).
@@ -69,6 +73,7 @@ impl FrameRequest {
             trajectory: view.trajectory,
             show_venue: view.show_venue,
             venue_softness: view.venue_softness,
+            shadow: view.shadow,
             show_rig: false,
             transparent: false,
             overlay: view.overlay.clone(),
@@ -157,6 +162,15 @@ pub struct TrajectoryTube;
 pub struct VenueBackdrop;
 #[derive(Component)]
 pub struct RigMarkers;
+/// The posture skeleton drawn over after-image `k`.
+#[derive(Component)]
+pub struct GhostPosture(pub usize);
+/// A shadow on the snow: 0 for the live athlete, `k + 1` for after-image `k`.
+#[derive(Component)]
+pub struct ShadowCaster(pub usize);
+
+/// Snow shadows are lit by the blue sky: a dark blue, not black.
+const SHADOW_COLOUR: [f32; 3] = [0.03, 0.07, 0.2];
 
 /// The 3D camera component for scene views: its depth buffer can also be read, so Gaussians
 /// (drawn after the meshes) are hidden by what is in front of them.
@@ -213,6 +227,8 @@ impl Plugin for ScenePlugin {
                 update_trajectory,
                 update_venue,
                 update_rig,
+                update_postures,
+                update_shadows,
             )
                 .before(bevy::transform::TransformSystems::Propagate),
         );
@@ -234,6 +250,27 @@ fn spawn_scene(
     mut images: ResMut<Assets<Image>>,
 ) {
     let empty = meshes.add(meshes::splat_mesh(&Default::default()));
+    let nothing = meshes.add(FlatBuilder::default().build());
+    for k in 0..MAX_GHOSTS {
+        commands.spawn((
+            GhostPosture(k),
+            Mesh3d(nothing.clone()),
+            MeshMaterial3d(flat_materials.add(FlatMaterial::new(Vec4::ONE, FlatMode::Posture))),
+            Transform::IDENTITY,
+            Visibility::Hidden,
+            bevy::camera::visibility::NoFrustumCulling,
+        ));
+    }
+    for k in 0..=MAX_GHOSTS {
+        commands.spawn((
+            ShadowCaster(k),
+            Mesh3d(nothing.clone()),
+            MeshMaterial3d(flat_materials.add(FlatMaterial::new(Vec4::ZERO, FlatMode::Decal))),
+            Transform::IDENTITY,
+            Visibility::Hidden,
+            bevy::camera::visibility::NoFrustumCulling,
+        ));
+    }
     commands.spawn((
         LiveAthlete,
         Mesh3d(empty.clone()),
@@ -262,7 +299,7 @@ fn spawn_scene(
     commands.spawn((
         TrajectoryTube,
         Mesh3d(meshes.add(FlatBuilder::default().build())),
-        MeshMaterial3d(flat_materials.add(FlatMaterial { color: Vec4::ONE })),
+        MeshMaterial3d(flat_materials.add(FlatMaterial::new(Vec4::ONE, FlatMode::Solid))),
         Transform::IDENTITY,
         Visibility::Hidden,
         bevy::camera::visibility::NoFrustumCulling,
@@ -274,7 +311,7 @@ fn spawn_scene(
     commands.spawn((
         RigMarkers,
         Mesh3d(meshes.add(rig.build())),
-        MeshMaterial3d(flat_materials.add(FlatMaterial { color: Vec4::ONE })),
+        MeshMaterial3d(flat_materials.add(FlatMaterial::new(Vec4::ONE, FlatMode::Solid))),
         Transform::IDENTITY,
         Visibility::Hidden,
     ));
@@ -519,5 +556,190 @@ fn update_rig(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<RigMark
         } else {
             Visibility::Hidden
         };
+    }
+}
+
+/// Splat positions of reconstruction frames, a few kept (for skeletons and shadows).
+#[derive(Default)]
+pub struct FramePoints(VecDeque<(usize, Arc<Vec<[f32; 3]>>)>);
+
+impl FramePoints {
+    fn get(&mut self, index: usize, data: &SceneData) -> Arc<Vec<[f32; 3]>> {
+        if let Some((_, p)) = self.0.iter().find(|(i, _)| *i == index) {
+            return p.clone();
+        }
+        // A frame that fails to load was reported by the splat cache: no skeleton, no shadow.
+        let points = Arc::new(
+            data.recon
+                .load_frame(index)
+                .map(|f| f.positions)
+                .unwrap_or_default(),
+        );
+        self.0.push_back((index, points.clone()));
+        if self.0.len() > 2 * MAX_GHOSTS {
+            self.0.pop_front();
+        }
+        points
+    }
+}
+
+/// Meshes derived from reconstruction frames, by key; dropped all at once when many.
+pub struct DerivedMeshes<K>(HashMap<K, Handle<Mesh>>);
+
+impl<K> Default for DerivedMeshes<K> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> DerivedMeshes<K> {
+    fn get(
+        &mut self,
+        key: K,
+        meshes: &mut Assets<Mesh>,
+        make: impl FnOnce() -> Option<Mesh>,
+    ) -> Option<Handle<Mesh>> {
+        if let Some(h) = self.0.get(&key) {
+            return Some(h.clone());
+        }
+        if self.0.len() > 4 * MAX_GHOSTS {
+            for (_, h) in self.0.drain() {
+                meshes.remove(&h);
+            }
+        }
+        let h = meshes.add(make()?);
+        self.0.insert(key, h.clone());
+        Some(h)
+    }
+}
+
+/// The posture skeleton of a reconstruction frame.
+pub fn frame_skeleton(points: &[[f32; 3]], data: &SceneData) -> Skeleton {
+    skeleton(
+        points,
+        &SkeletonParams::for_spacing(data.recon.manifest.voxel_size),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update_postures(
+    view: Res<CurrentView>,
+    data: Res<SceneData>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<FlatMaterial>>,
+    mut points: Local<FramePoints>,
+    mut built: Local<DerivedMeshes<(usize, u32)>>,
+    mut q: Query<(
+        &GhostPosture,
+        &mut Mesh3d,
+        &MeshMaterial3d<FlatMaterial>,
+        &mut Visibility,
+    )>,
+) {
+    for (gp, mut m, mat, mut vis) in &mut q {
+        let Some((g, style)) = view
+            .0
+            .ghosts
+            .get(gp.0)
+            .and_then(|g| g.posture.map(|st| (g, st)))
+        else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        let index = data.recon.frame_at(g.time);
+        let radius = style.radius.clamp(0.002, 0.2);
+        let handle = built.get((index, radius.to_bits()), &mut meshes, || {
+            let pts = points.get(index, &data);
+            let s = frame_skeleton(&pts, &data);
+            (!s.is_empty()).then(|| meshes::posture_mesh(&s, radius))
+        });
+        let Some(h) = handle else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        if m.0 != h {
+            m.0 = h;
+        }
+        *vis = Visibility::Inherited;
+        let colour = posture_colour(&style, g.opacity);
+        let stale = materials.get(&mat.0).is_some_and(|x| x.color != colour);
+        if stale && let Some(mut x) = materials.get_mut(&mat.0) {
+            x.color = colour;
+        }
+    }
+}
+
+/// A skeleton is as visible as its after-image, never less than half its own opacity.
+fn posture_colour(style: &PostureStyle, ghost_opacity: f32) -> Vec4 {
+    let [r, g, b] = style.colour;
+    let a = style.opacity.clamp(0.0, 1.0) * ghost_opacity.clamp(0.5, 1.0);
+    Vec4::new(r, g, b, a)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update_shadows(
+    view: Res<CurrentView>,
+    data: Res<SceneData>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<FlatMaterial>>,
+    mut points: Local<FramePoints>,
+    mut built: Local<DerivedMeshes<(usize, [u64; 4])>>,
+    mut q: Query<(
+        &ShadowCaster,
+        &mut Mesh3d,
+        &MeshMaterial3d<FlatMaterial>,
+        &mut Visibility,
+    )>,
+) {
+    let req = &view.0;
+    let model = data.recon.manifest.venue.as_ref();
+    let shadow = req.shadow.filter(|_| req.show_venue && !req.transparent);
+    for (caster, mut m, mat, mut vis) in &mut q {
+        let (Some(sh), Some(model)) = (shadow, model) else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        let who = match caster.0 {
+            0 => req.show_athlete.then_some((req.time, 1.0)),
+            k => req.ghosts.get(k - 1).map(|g| (g.time, g.opacity)),
+        };
+        let Some((time, opacity)) = who else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        let sun = sh.sun_direction();
+        let index = data.recon.frame_at(time);
+        let key = (
+            index,
+            [
+                sun.x.to_bits(),
+                sun.y.to_bits(),
+                sun.z.to_bits(),
+                (sh.softness as f64).to_bits(),
+            ],
+        );
+        let handle = built.get(key, &mut meshes, || {
+            let pts = points.get(index, &data);
+            contact_shadow(&pts, model, &sun, sh.softness as f64).map(|p| meshes::shadow_mesh(&p))
+        });
+        let Some(h) = handle else {
+            *vis = Visibility::Hidden;
+            continue;
+        };
+        if m.0 != h {
+            m.0 = h;
+        }
+        *vis = Visibility::Inherited;
+        let [r, g, b] = SHADOW_COLOUR;
+        let colour = Vec4::new(
+            r,
+            g,
+            b,
+            sh.opacity.clamp(0.0, 1.0) * opacity.clamp(0.0, 1.0),
+        );
+        let stale = materials.get(&mat.0).is_some_and(|x| x.color != colour);
+        if stale && let Some(mut x) = materials.get_mut(&mat.0) {
+            x.color = colour;
+        }
     }
 }

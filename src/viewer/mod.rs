@@ -43,6 +43,10 @@ struct ViewerState {
     follow: bool,
     slices: bool,
     slice_count: usize,
+    /// Posture skeletons on the after-images.
+    postures: bool,
+    /// The athlete's shadow on the snow.
+    shadow: bool,
     trajectory: bool,
     venue: bool,
     soft_venue: bool,
@@ -88,6 +92,11 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
                 tint_amount: 0.18,
                 desaturate: 0.3,
                 rim: 0.55,
+                posture: s.postures.then_some(crate::compose::PostureStyle {
+                    colour: [1.0, 0.85, 0.3],
+                    radius: 0.015,
+                    opacity: 0.9,
+                }),
             });
         }
     }
@@ -110,6 +119,7 @@ fn analysis_view(s: &ViewerState, data: &SceneData) -> ViewState {
         }),
         show_venue: s.venue,
         venue_softness: s.soft_venue as u8 as f32,
+        shadow: s.shadow.then(crate::compose::ContactShadow::default),
         overlay: OverlayFrame {
             labels: if s.labels {
                 [
@@ -207,6 +217,8 @@ pub fn run(
         trajectory: true,
         venue: true,
         soft_venue: true,
+        postures: false,
+        shadow: true,
         rig: false,
         labels: true,
         safe_areas: false,
@@ -430,11 +442,13 @@ fn side_panel(
             ui.checkbox(&mut state.slices, "Spacetime Slices");
             if state.slices {
                 ui.add(egui::Slider::new(&mut state.slice_count, 2..=16).text("slices"));
+                ui.checkbox(&mut state.postures, "Posture skeletons");
             }
             ui.checkbox(&mut state.trajectory, "Trajectory");
             ui.checkbox(&mut state.venue, "Venue");
             if state.venue {
                 ui.checkbox(&mut state.soft_venue, "Soften the venue");
+                ui.checkbox(&mut state.shadow, "Shadow on the snow");
             }
             ui.checkbox(&mut state.rig, "Camera rig");
             ui.checkbox(&mut state.labels, "Measurements on the scene");
