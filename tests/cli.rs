@@ -112,7 +112,7 @@ fn tiny_capture_end_to_end() {
     for (scene, at) in [
         ("frozen_moment", "4.0"),
         ("spacetime_slices", "5.0"),
-        ("big_screen_30s", "17.0"),
+        ("big_screen_30s", "22.0"),
     ] {
         let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenes/{scene}.ron"));
         let still = dir.path().join(format!("{scene}.png"));
