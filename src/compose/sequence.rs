@@ -816,6 +816,149 @@ fn slice_times(sl: &Slices, from: f64, to: f64, ctx: &Context) -> Vec<f64> {
     }
 }
 
+/// The text with comments and string contents blanked (newlines kept), so brackets and names
+/// can be found by position.
+fn structural(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, k: usize| {
+        if out[k] != b'\n' {
+            out[k] = b' ';
+        }
+    };
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                blank(&mut out, i);
+                i += 1;
+            }
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                blank(&mut out, i);
+                i += 1;
+            }
+            for k in i..(i + 2).min(b.len()) {
+                blank(&mut out, k);
+            }
+            i += 2;
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    blank(&mut out, i);
+                    i += 1;
+                }
+                if i < b.len() {
+                    blank(&mut out, i);
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// End of the value starting at `from`: the comma or closing bracket that ends it.
+fn value_end(s: &[u8], from: usize, limit: usize) -> usize {
+    let mut depth = 0i32;
+    for (k, &c) in s.iter().enumerate().take(limit).skip(from) {
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                if depth == 0 {
+                    return k;
+                }
+                depth -= 1;
+            }
+            b',' if depth == 0 => return k,
+            _ => {}
+        }
+    }
+    limit
+}
+
+/// Line (1-based) in RON `text` of the field a path such as `shots[2].camera.radius` names:
+/// the deepest part of the path that is written in the document (a field left to its default
+/// is reported at its parent).
+pub fn locate_field(text: &str, field: &str) -> Option<usize> {
+    let s = structural(text);
+    let line = |pos: usize| text[..pos].matches('\n').count() + 1;
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let (mut lo, mut hi) = (0usize, s.len());
+    let mut found = None;
+    for part in field.split('.') {
+        let (name, indices) = match part.find('[') {
+            Some(k) => (&part[..k], &part[k..]),
+            None => (part, ""),
+        };
+        // `name:` at the shallowest depth within the current value.
+        let mut best: Option<(i32, usize)> = None;
+        let mut depth = 0i32;
+        let mut k = lo;
+        while k < hi {
+            match s[k] {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                c if is_ident(c) && (k == 0 || !is_ident(s[k - 1])) => {
+                    let end = (k..hi).find(|&e| !is_ident(s[e])).unwrap_or(hi);
+                    let mut colon = end;
+                    while colon < hi && s[colon].is_ascii_whitespace() {
+                        colon += 1;
+                    }
+                    if &s[k..end] == name.as_bytes()
+                        && s.get(colon) == Some(&b':')
+                        && s.get(colon + 1) != Some(&b':')
+                        && best.is_none_or(|(d, _)| depth < d)
+                    {
+                        best = Some((depth, colon + 1));
+                    }
+                    k = end;
+                    continue;
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let Some((_, value)) = best else {
+            return found;
+        };
+        found = Some(line(value));
+        lo = value;
+        hi = value_end(&s, value, hi);
+        // List indices: the n-th element of the first list in the value.
+        for index in indices
+            .split(['[', ']'])
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse::<usize>().ok())
+        {
+            let open = (lo..hi).find(|&k| s[k] == b'[')?;
+            let mut start = open + 1;
+            for _ in 0..index? {
+                let end = value_end(&s, start, hi);
+                if end >= hi || s[end] != b',' {
+                    return found;
+                }
+                start = end + 1;
+            }
+            while start < hi && s[start].is_ascii_whitespace() {
+                start += 1;
+            }
+            let end = value_end(&s, start, hi);
+            if end <= start {
+                return found;
+            }
+            found = Some(line(start));
+            lo = start;
+            hi = end;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1220,147 +1363,4 @@ mod tests {
         assert_eq!(big.total_frames(), 1500);
         assert_eq!(big.output.fps, 50.0);
     }
-}
-
-/// The text with comments and string contents blanked (newlines kept), so brackets and names
-/// can be found by position.
-fn structural(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = b.to_vec();
-    let mut i = 0;
-    let blank = |out: &mut Vec<u8>, k: usize| {
-        if out[k] != b'\n' {
-            out[k] = b' ';
-        }
-    };
-    while i < b.len() {
-        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
-            while i < b.len() && b[i] != b'\n' {
-                blank(&mut out, i);
-                i += 1;
-            }
-        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                blank(&mut out, i);
-                i += 1;
-            }
-            for k in i..(i + 2).min(b.len()) {
-                blank(&mut out, k);
-            }
-            i += 2;
-        } else if b[i] == b'"' {
-            i += 1;
-            while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\\' {
-                    blank(&mut out, i);
-                    i += 1;
-                }
-                if i < b.len() {
-                    blank(&mut out, i);
-                }
-                i += 1;
-            }
-            i += 1;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// End of the value starting at `from`: the comma or closing bracket that ends it.
-fn value_end(s: &[u8], from: usize, limit: usize) -> usize {
-    let mut depth = 0i32;
-    for (k, &c) in s.iter().enumerate().take(limit).skip(from) {
-        match c {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => {
-                if depth == 0 {
-                    return k;
-                }
-                depth -= 1;
-            }
-            b',' if depth == 0 => return k,
-            _ => {}
-        }
-    }
-    limit
-}
-
-/// Line (1-based) in RON `text` of the field a path such as `shots[2].camera.radius` names:
-/// the deepest part of the path that is written in the document (a field left to its default
-/// is reported at its parent).
-pub fn locate_field(text: &str, field: &str) -> Option<usize> {
-    let s = structural(text);
-    let line = |pos: usize| text[..pos].matches('\n').count() + 1;
-    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let (mut lo, mut hi) = (0usize, s.len());
-    let mut found = None;
-    for part in field.split('.') {
-        let (name, indices) = match part.find('[') {
-            Some(k) => (&part[..k], &part[k..]),
-            None => (part, ""),
-        };
-        // `name:` at the shallowest depth within the current value.
-        let mut best: Option<(i32, usize)> = None;
-        let mut depth = 0i32;
-        let mut k = lo;
-        while k < hi {
-            match s[k] {
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                c if is_ident(c) && (k == 0 || !is_ident(s[k - 1])) => {
-                    let end = (k..hi).find(|&e| !is_ident(s[e])).unwrap_or(hi);
-                    let mut colon = end;
-                    while colon < hi && s[colon].is_ascii_whitespace() {
-                        colon += 1;
-                    }
-                    if &s[k..end] == name.as_bytes()
-                        && s.get(colon) == Some(&b':')
-                        && s.get(colon + 1) != Some(&b':')
-                        && best.is_none_or(|(d, _)| depth < d)
-                    {
-                        best = Some((depth, colon + 1));
-                    }
-                    k = end;
-                    continue;
-                }
-                _ => {}
-            }
-            k += 1;
-        }
-        let Some((_, value)) = best else {
-            return found;
-        };
-        found = Some(line(value));
-        lo = value;
-        hi = value_end(&s, value, hi);
-        // List indices: the n-th element of the first list in the value.
-        for index in indices
-            .split(['[', ']'])
-            .filter(|x| !x.is_empty())
-            .map(|x| x.parse::<usize>().ok())
-        {
-            let open = (lo..hi).find(|&k| s[k] == b'[')?;
-            let mut start = open + 1;
-            for _ in 0..index? {
-                let end = value_end(&s, start, hi);
-                if end >= hi || s[end] != b',' {
-                    return found;
-                }
-                start = end + 1;
-            }
-            while start < hi && s[start].is_ascii_whitespace() {
-                start += 1;
-            }
-            let end = value_end(&s, start, hi);
-            if end <= start {
-                return found;
-            }
-            found = Some(line(start));
-            lo = start;
-            hi = end;
-        }
-    }
-    found
 }

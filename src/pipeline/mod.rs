@@ -477,10 +477,7 @@ pub fn reconstruct(
         (fp[fp.len() / 2] * 0.8).clamp(0.0005, 0.05)
     });
     let mut params = CarveParams::new(vmin, vmax, leaf, cams.len());
-    // A synthetic capture's calibration is exact; a real one is good to a pixel or so.
-    let synthetic = capture.dir.join("truth/truth.json").exists();
     params.matte_slack = opts.matte_slack.unwrap_or(0);
-    let _ = synthetic;
 
     // Reconstruct each instant from the stored silhouettes.
     let progress = crate::util::progress::bar(times.len() as u64, "reconstructing");
@@ -501,35 +498,6 @@ pub fn reconstruct(
                 })
             })
             .collect();
-        if std::env::var("R360_DEBUG_T")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .is_some_and(|d| (d - t).abs() < 1e-3)
-        {
-            for (i, c) in cameras.iter().enumerate() {
-                let f = (t - c.offset) * c.fps;
-                let k = f.round().max(0.0) as usize;
-                let s = c.frames.get(k);
-                eprintln!(
-                    "{} f={f:.2} area={:?} roi={:?} used={}",
-                    cams[i].id,
-                    s.map(|s| s.matte.area),
-                    s.map(|s| s.matte.roi),
-                    views
-                        .iter()
-                        .any(|v| std::ptr::eq(v.camera, &cams[i].camera))
-                );
-                if let Some(s) = s {
-                    let _ = s
-                        .matte
-                        .to_gray(
-                            cams[i].camera.intrinsics.width,
-                            cams[i].camera.intrinsics.height,
-                        )
-                        .save(format!("/tmp/dbg_{}.png", cams[i].id));
-                }
-            }
-        }
         let mut p = params;
         p.min_views = ((views.len() as f64 * 0.6).ceil() as usize)
             .clamp(2.min(views.len()), views.len().max(1));
