@@ -11,7 +11,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::{Rgb, RgbImage, RgbaImage};
 use nalgebra::{Point3, Vector3};
-use replay360::camera::{Camera, Distortion, Intrinsics, Pixel, WorldFromCamera};
+use replay360::camera::{Camera, Intrinsics, Pixel, WorldFromCamera};
 use replay360::compose::VirtualCamera;
 use replay360::compose::overlay::{Label, LowerThirdFrame, OverlayFrame, Signature};
 use replay360::reconstruct::{View, hull::CarveParams, reconstruct_instant};
@@ -62,18 +62,7 @@ fn ring(n: usize, w: u32, h: u32) -> Vec<Camera> {
             let a = i as f64 / n as f64 * std::f64::consts::TAU;
             let eye = Point3::new(8.0 * a.cos(), 8.0 * a.sin(), 1.0 + (i % 3) as f64);
             let pose = WorldFromCamera::looking_at(eye, Point3::origin(), Vector3::z()).inverse();
-            Camera::new(
-                Intrinsics {
-                    width: w,
-                    height: h,
-                    fx: 0.9 * w as f64,
-                    fy: 0.9 * w as f64,
-                    cx: (w as f64 - 1.0) / 2.0,
-                    cy: (h as f64 - 1.0) / 2.0,
-                    distortion: Distortion::None,
-                },
-                pose,
-            )
+            Camera::new(Intrinsics::centred(w, h, 0.9 * w as f64), pose)
         })
         .collect()
 }

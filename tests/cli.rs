@@ -467,8 +467,7 @@ fn damaged_captures_are_handled() {
     assert!(e.contains("cam00") && e.contains("negative.json"), "{e}");
 }
 
-/// Compares a rendered still with `tests/golden/<name>.png` (`REPLAY360_UPDATE_GOLDEN=1`
-/// rewrites it after a deliberate change; look at the new image before committing it).
+/// Compares a rendered still with `tests/golden/<name>.png`.
 ///
 /// The still comes from a whole tiny pipeline (synth, H.264, decode, reconstruction) and
 /// lavapipe, all deterministic for given library versions; the tolerance (a mean difference
@@ -476,32 +475,14 @@ fn damaged_captures_are_handled() {
 /// different FFmpeg or Mesa release brings, while a moved athlete, a missing after-image,
 /// shadow, skeleton or label, or a wrong colour fails it.
 fn golden(still: &Path, name: &str) {
-    let img = image::open(still).expect("still PNG").to_rgb8();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.png"));
-    if std::env::var_os("REPLAY360_UPDATE_GOLDEN").is_some() {
-        img.save(&path).expect("write golden");
-    }
-    let golden = image::open(&path)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e} (REPLAY360_UPDATE_GOLDEN=1 creates it): {}",
-                path.display()
-            )
-        })
-        .to_rgb8();
-    assert_eq!(golden.dimensions(), img.dimensions(), "{name}");
-    let (mut off, mut sum) = (0usize, 0u64);
-    for (a, b) in img.pixels().zip(golden.pixels()) {
-        let d = (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0);
-        sum += d as u64;
-        if d > 16 {
-            off += 1;
-        }
-    }
-    let n = (img.width() * img.height()) as usize;
-    let mean = sum as f64 / n as f64;
-    assert!(
-        off * 1000 <= n * 15 && mean < 1.5,
-        "{name}: {off} of {n} pixels differ by more than 16, mean difference {mean:.2}"
+    let img = image::open(still).expect("still PNG").to_rgba8();
+    common::assert_golden(
+        &img,
+        name,
+        &common::Tolerance {
+            per_pixel: 16,
+            off_fraction: 0.015,
+            mean: 1.5,
+        },
     );
 }

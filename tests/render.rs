@@ -3,8 +3,10 @@
 //!
 //! Set REPLAY360_UPDATE_GOLDEN=1 to rewrite the golden images (look at them before committing).
 
+mod common;
+
 use image::RgbaImage;
-use replay360::camera::{Camera, Distortion, Intrinsics, WorldFromCamera};
+use replay360::camera::{Camera, Intrinsics, WorldFromCamera};
 use replay360::compose::{Ghost, TrajectoryStyle};
 use replay360::reconstruct::SplatFrame;
 use replay360::reconstruct::format::write_ply;
@@ -17,15 +19,7 @@ const H: u32 = 240;
 
 fn camera(eye: [f64; 3], target: [f64; 3], w: u32, h: u32, fov_deg: f64) -> Camera {
     let f = 0.5 * h as f64 / (0.5 * fov_deg.to_radians()).tan();
-    let k = Intrinsics {
-        width: w,
-        height: h,
-        fx: f,
-        fy: f,
-        cx: (w as f64 - 1.0) / 2.0,
-        cy: (h as f64 - 1.0) / 2.0,
-        distortion: Distortion::None,
-    };
+    let k = Intrinsics::centred(w, h, f);
     let pose =
         WorldFromCamera::looking_at(eye.into(), target.into(), nalgebra::Vector3::z()).inverse();
     Camera::new(k, pose)
@@ -233,32 +227,14 @@ fn renders_the_scene_and_matches_the_golden_image() {
     // Golden comparison. Lavapipe is deterministic for a given Mesa version; the tolerance
     // (3 code values on 99.5% of pixels) absorbs rounding differences between Mesa releases
     // without letting a real change (a moved object, a wrong colour) through.
-    let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sphere_scene.png");
-    if std::env::var_os("REPLAY360_UPDATE_GOLDEN").is_some() {
-        img.save(&golden_path).expect("write golden");
-    }
-    let golden = image::open(&golden_path)
-        .expect("golden image (REPLAY360_UPDATE_GOLDEN=1 creates it)")
-        .to_rgba8();
-    assert_eq!(golden.dimensions(), img.dimensions());
-    let mut off = 0usize;
-    let mut sum = 0u64;
-    for (a, b) in img.pixels().zip(golden.pixels()) {
-        let d = (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0);
-        sum += d as u64;
-        if d > 3 {
-            off += 1;
-        }
-    }
-    let n = (W * H) as usize;
-    assert!(
-        off * 200 <= n,
-        "{off} of {n} pixels differ from the golden image by more than 3"
-    );
-    assert!(
-        (sum as f64 / n as f64) < 0.5,
-        "mean difference {}",
-        sum as f64 / n as f64
+    common::assert_golden(
+        &img,
+        "sphere_scene",
+        &common::Tolerance {
+            per_pixel: 3,
+            off_fraction: 0.005,
+            mean: 0.5,
+        },
     );
 }
 

@@ -53,9 +53,8 @@ impl Skeleton {
         let mut out = Vec::new();
         // Every chain starts at the root or at a branch joint and follows single children.
         for start in 0..n {
-            let is_start = self.parent[start].is_none() || children[start].len() != 1;
-            if !is_start && self.parent[start].is_some() {
-                continue;
+            if self.parent[start].is_some() && children[start].len() == 1 {
+                continue; // inside a chain
             }
             for &first in &children[start] {
                 let mut chain = vec![self.joints[start], self.joints[first]];
@@ -194,6 +193,30 @@ fn neighbours(points: &[Point3<f64>], radius: f64) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Connected parts of the graph using only the edges `joined` accepts: a label per point
+/// (labels in order of each part's first point) and the number of parts.
+fn components(adj: &[Vec<usize>], joined: impl Fn(usize, usize) -> bool) -> (Vec<usize>, usize) {
+    let mut label = vec![usize::MAX; adj.len()];
+    let mut count = 0;
+    for s in 0..adj.len() {
+        if label[s] != usize::MAX {
+            continue;
+        }
+        label[s] = count;
+        let mut stack = vec![s];
+        while let Some(u) = stack.pop() {
+            for &v in &adj[u] {
+                if label[v] == usize::MAX && joined(u, v) {
+                    label[v] = count;
+                    stack.push(v);
+                }
+            }
+        }
+        count += 1;
+    }
+    (label, count)
+}
+
 /// The posture skeleton of one reconstructed instant (splat centres, metres). Empty when there
 /// are too few points to say anything.
 pub fn skeleton(positions: &[[f32; 3]], params: &SkeletonParams) -> Skeleton {
@@ -208,29 +231,17 @@ pub fn skeleton(positions: &[[f32; 3]], params: &SkeletonParams) -> Skeleton {
     let adj_all = neighbours(&all, params.link * params.spacing);
 
     // The largest connected piece is the athlete; stray splats are left out.
-    let mut component = vec![usize::MAX; all.len()];
-    let mut best = (0usize, 0usize);
-    for s in 0..all.len() {
-        if component[s] != usize::MAX {
-            continue;
-        }
-        let mut stack = vec![s];
-        component[s] = s;
-        let mut size = 0;
-        while let Some(u) = stack.pop() {
-            size += 1;
-            for &v in &adj_all[u] {
-                if component[v] == usize::MAX {
-                    component[v] = s;
-                    stack.push(v);
-                }
-            }
-        }
-        if size > best.1 {
-            best = (s, size);
-        }
+    let (component, count) = components(&adj_all, |_, _| true);
+    let mut sizes = vec![0usize; count];
+    for &c in &component {
+        sizes[c] += 1;
     }
-    let keep: Vec<usize> = (0..all.len()).filter(|&i| component[i] == best.0).collect();
+    let largest = (0..count)
+        .max_by_key(|&c| (sizes[c], usize::MAX - c))
+        .unwrap_or(0);
+    let keep: Vec<usize> = (0..all.len())
+        .filter(|&i| component[i] == largest)
+        .collect();
     if keep.len() < 8 {
         return Skeleton::default();
     }
@@ -262,29 +273,13 @@ pub fn skeleton(positions: &[[f32; 3]], params: &SkeletonParams) -> Skeleton {
     let dist = dijkstra(&points, &adj, source);
     let band: Vec<usize> = dist.iter().map(|d| (d / params.band) as usize).collect();
 
-    // Pieces: connected parts of each band.
-    let mut piece = vec![usize::MAX; points.len()];
-    let mut pieces: Vec<(usize, Vector3<f64>, usize)> = Vec::new(); // (band, sum, count)
-    for s in 0..points.len() {
-        if piece[s] != usize::MAX {
-            continue;
-        }
-        let id = pieces.len();
-        let mut sum = Vector3::zeros();
-        let mut count = 0;
-        let mut stack = vec![s];
-        piece[s] = id;
-        while let Some(u) = stack.pop() {
-            sum += points[u].coords;
-            count += 1;
-            for &v in &adj[u] {
-                if piece[v] == usize::MAX && band[v] == band[s] {
-                    piece[v] = id;
-                    stack.push(v);
-                }
-            }
-        }
-        pieces.push((band[s], sum, count));
+    // Pieces: connected parts of each band, as (band, sum of positions, count).
+    let (piece, count) = components(&adj, |u, v| band[u] == band[v]);
+    let mut pieces: Vec<(usize, Vector3<f64>, usize)> = vec![(0, Vector3::zeros(), 0); count];
+    for (u, &k) in piece.iter().enumerate() {
+        pieces[k].0 = band[u];
+        pieces[k].1 += points[u].coords;
+        pieces[k].2 += 1;
     }
 
     // Each piece's parent: the piece in the band before it it touches most.
@@ -310,39 +305,24 @@ pub fn skeleton(positions: &[[f32; 3]], params: &SkeletonParams) -> Skeleton {
             parent[child] = Some(par);
         }
     }
-    // Pieces of a few splats on a band's edge are noise: hand their children to their parent.
+    // Pieces of a few splats on a band's edge are noise.
     let min_points = 3;
     let mut alive: Vec<bool> = pieces.iter().map(|p| p.2 >= min_points).collect();
-    alive[piece[source]] = true;
-    let resolve = |parent: &[Option<usize>], alive: &[bool], mut p: Option<usize>| {
-        while let Some(q) = p {
-            if alive[q] {
-                return Some(q);
-            }
-            p = parent[q];
+    let root = piece[source];
+    alive[root] = true;
+    // Parents lie in the band before, so one pass in band order settles every piece: a dead
+    // parent hands over its own (already settled) parent, and a piece left with none is a
+    // fragment detached from the body.
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| pieces[i].0);
+    for i in order {
+        if let Some(p) = parent[i]
+            && !alive[p]
+        {
+            parent[i] = parent[p];
         }
-        None
-    };
-    let fixed: Vec<Option<usize>> = (0..pieces.len())
-        .map(|i| resolve(&parent, &alive, parent[i]))
-        .collect();
-    parent = fixed;
-    // A piece with no parent other than the source's is a detached fragment: drop it.
-    for i in 0..pieces.len() {
-        if parent[i].is_none() && i != piece[source] {
+        if i != root && parent[i].is_none() {
             alive[i] = false;
-        }
-    }
-    loop {
-        let mut changed = false;
-        for i in 0..pieces.len() {
-            if alive[i] && i != piece[source] && !parent[i].is_some_and(|p| alive[p]) {
-                alive[i] = false;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
         }
     }
 
@@ -358,13 +338,13 @@ pub fn skeleton(positions: &[[f32; 3]], params: &SkeletonParams) -> Skeleton {
         }
         let mut removed = false;
         for leaf in 0..pieces.len() {
-            if !alive[leaf] || !children[leaf].is_empty() || leaf == piece[source] {
+            if !alive[leaf] || !children[leaf].is_empty() || leaf == root {
                 continue;
             }
             let mut branch = vec![leaf];
             let mut at = leaf;
             while let Some(p) = parent[at] {
-                if children[p].len() != 1 || p == piece[source] {
+                if children[p].len() != 1 || p == root {
                     break;
                 }
                 branch.push(p);

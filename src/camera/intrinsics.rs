@@ -156,6 +156,20 @@ pub struct Intrinsics {
 }
 
 impl Intrinsics {
+    /// A pinhole with square pixels of focal length `f` (pixels) and the principal point at
+    /// the image centre.
+    pub fn centred(width: u32, height: u32, f: f64) -> Self {
+        Self {
+            width,
+            height,
+            fx: f,
+            fy: f,
+            cx: (width as f64 - 1.0) / 2.0,
+            cy: (height as f64 - 1.0) / 2.0,
+            distortion: Distortion::None,
+        }
+    }
+
     pub fn pixel_from_normalised(&self, x: f64, y: f64) -> crate::camera::Pixel {
         let (xd, yd) = self.distortion.distort(x, y);
         crate::camera::Pixel::new(self.fx * xd + self.cx, self.fy * yd + self.cy)

@@ -45,6 +45,14 @@ impl CameraFromWorld {
     pub fn centre(&self) -> Point3<f64> {
         self.inverse().centre
     }
+
+    /// The same pose in a world whose lengths are multiplied by `s` (a change of units).
+    pub fn scaled(&self, s: f64) -> Self {
+        Self {
+            rotation: self.rotation,
+            translation: self.translation * s,
+        }
+    }
 }
 
 impl WorldFromCamera {

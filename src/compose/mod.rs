@@ -11,7 +11,7 @@ pub use overlay::{Label, OverlayFrame, Overlays};
 pub use sequence::{Sequence, SequenceError};
 
 use crate::analyse::Analysis;
-use crate::camera::{Camera, Distortion, Intrinsics, WorldFromCamera};
+use crate::camera::{Camera, Intrinsics, WorldFromCamera};
 use nalgebra::{Point3, Rotation3, Unit, Vector3};
 
 /// A virtual camera: where it is, what it looks at, its vertical field of view and roll.
@@ -49,15 +49,7 @@ impl VirtualCamera {
     /// A pinhole camera with square pixels for an image of `width` x `height`.
     pub fn to_camera(&self, width: u32, height: u32) -> Camera {
         let f = 0.5 * height as f64 / (0.5 * self.fov_y).tan();
-        let intrinsics = Intrinsics {
-            width,
-            height,
-            fx: f,
-            fy: f,
-            cx: (width as f64 - 1.0) / 2.0,
-            cy: (height as f64 - 1.0) / 2.0,
-            distortion: Distortion::None,
-        };
+        let intrinsics = Intrinsics::centred(width, height, f);
         let mut pose = WorldFromCamera::looking_at(self.eye, self.target, Vector3::z());
         if self.roll != 0.0 {
             let axis = Unit::new_normalize(pose.rotation * Vector3::z());
@@ -140,7 +132,41 @@ impl Default for ContactShadow {
     }
 }
 
+impl PostureStyle {
+    /// The sub-field that is wrong and why.
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        if !self.colour.iter().all(|c| (0.0..=1.0).contains(c)) {
+            return Err(("colour", "channels must be between 0 and 1"));
+        }
+        if !(self.radius > 0.0 && self.radius <= 0.2) {
+            return Err(("radius", "must be more than 0 and at most 0.2 m"));
+        }
+        if !(0.0..=1.0).contains(&self.opacity) {
+            return Err(("opacity", "must be between 0 and 1"));
+        }
+        Ok(())
+    }
+}
+
 impl ContactShadow {
+    /// The sub-field that is wrong and why.
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        if !(0.0..=1.0).contains(&self.opacity) {
+            return Err(("opacity", "must be between 0 and 1"));
+        }
+        if !(0.0..=2.0).contains(&self.softness) {
+            return Err(("softness", "must be between 0 and 2 m"));
+        }
+        let (az, el) = self.sun;
+        if !(az.is_finite() && el > 0.0 && el <= 90.0) {
+            return Err((
+                "sun",
+                "needs a finite azimuth and an elevation above 0 and at most 90 degrees",
+            ));
+        }
+        Ok(())
+    }
+
     /// Unit vector towards the sun.
     pub fn sun_direction(&self) -> Vector3<f64> {
         let (az, el) = (self.sun.0.to_radians(), self.sun.1.to_radians());

@@ -347,7 +347,7 @@ pub struct Sequence {
     pub shadow: Option<ContactShadow>,
     /// The document's text, so errors found after parsing can name a line.
     #[serde(skip)]
-    pub source: Option<std::sync::Arc<str>>,
+    source: Option<std::sync::Arc<str>>,
 }
 
 impl Sequence {
@@ -500,7 +500,16 @@ impl Sequence {
                     }
                     _ => {}
                 }
+                if let Some(Err((field, problem))) = sl.posture.map(|p| p.validate()) {
+                    return Err(bad(f(&format!("slices.posture.{field}")), problem));
+                }
             }
+            if let Some(Err((field, problem))) = s.shadow.map(|sh| sh.validate()) {
+                return Err(bad(f(&format!("shadow.{field}")), problem));
+            }
+        }
+        if let Some(Err((field, problem))) = self.shadow.map(|sh| sh.validate()) {
+            return Err(bad(format!("shadow.{field}"), problem));
         }
         self.overlays
             .validate()
@@ -1054,6 +1063,23 @@ mod tests {
             .map(|i| i + 1);
         assert!(e.contains("shots[0].duration"), "{e}");
         assert!(e.contains(&format!("line {}", line.unwrap_or(0))), "{e}");
+        // Styles are checked too, and named with their line.
+        let dark = format!(
+            "{},\n    shadow: Some((opacity: 0.5,\n        sun: (30.0, -5.0))),\n)",
+            DOC.trim_end()
+                .trim_end_matches(')')
+                .trim_end()
+                .trim_end_matches(',')
+        );
+        let e = Sequence::parse(&dark, Path::new("shot.ron"))
+            .expect_err("a sun below the horizon")
+            .to_string();
+        let line = dark
+            .lines()
+            .position(|l| l.contains("sun: (30.0"))
+            .map(|i| i + 1);
+        assert!(e.contains("shadow.sun"), "{e}");
+        assert!(e.contains(&format!("line {}", line.unwrap_or(0))), "{e}");
         let newer = DOC.replace("version: 1", "version: 9");
         assert!(matches!(
             Sequence::parse(&newer, Path::new("x")),
@@ -1205,24 +1231,13 @@ mod tests {
 
     #[test]
     fn a_cut_to_a_real_camera_sees_what_it_sees() {
-        use crate::camera::{Camera, Distortion, Intrinsics, WorldFromCamera};
+        use crate::camera::{Camera, Intrinsics, WorldFromCamera};
         let eye = Point3::new(3.0, -20.0, 4.0);
         let mut pose = WorldFromCamera::looking_at(eye, Point3::new(5.0, 0.0, 2.0), Vector3::z());
         // A slightly rolled camera.
         let axis = nalgebra::Unit::new_normalize(pose.rotation * Vector3::z());
         pose.rotation = nalgebra::Rotation3::from_axis_angle(&axis, 0.05) * pose.rotation;
-        let real = Camera::new(
-            Intrinsics {
-                width: 640,
-                height: 360,
-                fx: 500.0,
-                fy: 500.0,
-                cx: 319.5,
-                cy: 179.5,
-                distortion: Distortion::None,
-            },
-            pose.inverse(),
-        );
+        let real = Camera::new(Intrinsics::centred(640, 360, 500.0), pose.inverse());
         let c = ctx().with_cameras([("cam07", &real)]);
         let doc = one_shot(r#"RealCamera("cam07"),"#, "");
         let seq = Sequence::parse(&doc, Path::new("r.ron")).expect("parses");

@@ -356,23 +356,13 @@ pub fn import(source: &Path, opts: &Options) -> Result<Imported, ImportError> {
             ));
             continue;
         }
-        let mut id = super::id_from_name(&im.name);
-        if !ids.insert(id.clone()) {
-            id = format!("{id}_{}", im.image_id);
-            ids.insert(id.clone());
-        }
-        out.push(ImportedCamera {
+        let id = super::unique_id(&mut ids, &im.name, im.image_id);
+        out.push(ImportedCamera::still(
             id,
             media,
-            background: None,
             intrinsics,
-            pose: CameraFromWorld {
-                rotation: im.pose.rotation,
-                translation: im.pose.translation * s,
-            },
-            fps: 1.0,
-            frame_count: Some(1),
-        });
+            im.pose.scaled(s),
+        ));
     }
     let segmentation = super::segmentation_for(out.first().map(|c| c.media.as_path()));
     Ok(Imported {

@@ -72,14 +72,14 @@ pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
                 continue;
             }
         };
-        cameras.push(ImportedCamera {
-            id: Path::new(f[0])
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| format!("view{i}")),
-            media: image,
-            background: None,
-            intrinsics: Intrinsics {
+        let id = Path::new(f[0])
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("view{i}"));
+        cameras.push(ImportedCamera::still(
+            id,
+            image,
+            Intrinsics {
                 width: w,
                 height: h,
                 fx: k[(0, 0)],
@@ -88,13 +88,11 @@ pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
                 cy: k[(1, 2)],
                 distortion: Distortion::None,
             },
-            pose: CameraFromWorld {
+            CameraFromWorld {
                 rotation: Rotation3::from_matrix(&r),
                 translation: Vector3::new(v[18], v[19], v[20]),
             },
-            fps: 1.0,
-            frame_count: Some(1),
-        });
+        ));
     }
     if cameras.len() != count {
         warnings.push(format!(

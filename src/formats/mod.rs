@@ -227,6 +227,21 @@ impl Units {
     }
 }
 
+/// A camera id from a file name, unique among `taken`: `name`'s id, or that with `_{number}`
+/// when another camera already has it.
+pub fn unique_id(
+    taken: &mut std::collections::BTreeSet<String>,
+    name: &str,
+    number: impl std::fmt::Display,
+) -> String {
+    let mut id = id_from_name(name);
+    if !taken.insert(id.clone()) {
+        id = format!("{id}_{number}");
+        taken.insert(id.clone());
+    }
+    id
+}
+
 /// One camera read from another tool's files.
 #[derive(Debug, Clone)]
 pub struct ImportedCamera {
@@ -239,6 +254,26 @@ pub struct ImportedCamera {
     pub pose: CameraFromWorld,
     pub fps: f64,
     pub frame_count: Option<u64>,
+}
+
+impl ImportedCamera {
+    /// A camera of a static capture: one image, no background plate.
+    pub fn still(
+        id: String,
+        media: PathBuf,
+        intrinsics: Intrinsics,
+        pose: CameraFromWorld,
+    ) -> Self {
+        Self {
+            id,
+            media,
+            background: None,
+            intrinsics,
+            pose,
+            fps: 1.0,
+            frame_count: Some(1),
+        }
+    }
 }
 
 /// What an import produced.

@@ -350,23 +350,13 @@ pub fn import(source: &Path, units: Option<Units>) -> Result<Imported, ImportErr
         };
         let what = format!("frame {}", f.index);
         let intrinsics = f.lens.intrinsics(width, height, &path, &what)?;
-        let mut id = super::id_from_name(&f.file_path);
-        if !ids.insert(id.clone()) {
-            id = format!("{id}_{}", f.index);
-            ids.insert(id.clone());
-        }
-        cameras.push(ImportedCamera {
+        let id = super::unique_id(&mut ids, &f.file_path, f.index);
+        cameras.push(ImportedCamera::still(
             id,
             media,
-            background: None,
             intrinsics,
-            pose: CameraFromWorld {
-                rotation: f.pose.rotation,
-                translation: f.pose.translation * s,
-            },
-            fps: 1.0,
-            frame_count: Some(1),
-        });
+            f.pose.scaled(s),
+        ));
     }
     let segmentation = super::segmentation_for(cameras.first().map(|c| c.media.as_path()));
     Ok(Imported {

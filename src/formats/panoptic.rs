@@ -261,10 +261,7 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
             media,
             background: None,
             intrinsics: c.intrinsics,
-            pose: CameraFromWorld {
-                rotation: c.pose.rotation,
-                translation: c.pose.translation * s,
-            },
+            pose: c.pose.scaled(s),
             // From the video.
             fps: 0.0,
             frame_count: None,

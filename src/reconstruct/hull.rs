@@ -280,16 +280,6 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                 )
             })
             .collect();
-        if std::env::var_os("R360_DEBUG_CARVE").is_some() {
-            let n = |k: Class| classes.iter().filter(|&&c| c == k).count();
-            eprintln!(
-                "level {level} size {size:.4}: {} cells, {} empty, {} full, {} partial",
-                cells.len(),
-                n(Class::Empty),
-                n(Class::Full),
-                n(Class::Partial)
-            );
-        }
         let mut next = Vec::new();
         for (c, class) in cells.iter().zip(classes) {
             match class {

@@ -100,7 +100,7 @@ pub fn plate_from_world(camera: &Camera) -> Mat4 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::{Distortion, Intrinsics};
+    use crate::camera::Intrinsics;
 
     #[test]
     fn camera_transform_round_trips_and_looks_the_right_way() {
@@ -109,18 +109,7 @@ mod tests {
             Point3::new(1.0, 0.5, 2.0),
             Vector3::z(),
         );
-        let cam = Camera::new(
-            Intrinsics {
-                width: 640,
-                height: 360,
-                fx: 500.0,
-                fy: 500.0,
-                cx: 319.5,
-                cy: 179.5,
-                distortion: Distortion::None,
-            },
-            pose.inverse(),
-        );
+        let cam = Camera::new(Intrinsics::centred(640, 360, 500.0), pose.inverse());
         let t = camera_transform(&cam);
         // Bevy cameras look down their local -Z.
         let fwd = t.rotation * Vec3::NEG_Z;

@@ -10,7 +10,7 @@ use super::materials::{
 use super::meshes::{self, FlatBuilder};
 use super::projection::IntrinsicsProjection;
 use super::venue::VenueData;
-use crate::analyse::skeleton::{Skeleton, SkeletonParams, skeleton};
+use crate::analyse::skeleton::{SkeletonParams, skeleton};
 use crate::camera::Camera;
 use crate::compose::shadow::contact_shadow;
 use crate::compose::{ContactShadow, Context, Ghost, PostureStyle, TrajectoryStyle};
@@ -98,14 +98,18 @@ pub struct SceneData {
     pub gaussian_athlete: bool,
 }
 
-/// Splat meshes by reconstruction frame, least recently used dropped first.
+/// Reconstruction frames as splat meshes, with their splat positions (for posture skeletons
+/// and shadows), least recently used dropped first. Each frame is read once.
 #[derive(Resource, Default)]
 pub struct SplatCache {
-    map: HashMap<usize, Handle<Mesh>>,
+    map: HashMap<usize, CachedFrame>,
     order: VecDeque<usize>,
     /// Frames that failed to load (reported once).
     failed: HashMap<usize, String>,
 }
+
+/// A frame's splat mesh and splat positions.
+type CachedFrame = (Handle<Mesh>, Arc<Vec<[f32; 3]>>);
 
 const CACHE_FRAMES: usize = 48;
 /// After-image entities kept ready.
@@ -118,28 +122,50 @@ impl SplatCache {
         data: &SceneData,
         meshes: &mut Assets<Mesh>,
     ) -> Option<Handle<Mesh>> {
-        if let Some(h) = self.map.get(&index) {
-            let h = h.clone();
+        self.entry(index, data, meshes).map(|e| e.0)
+    }
+
+    /// The splat positions of a frame.
+    fn points(
+        &mut self,
+        index: usize,
+        data: &SceneData,
+        meshes: &mut Assets<Mesh>,
+    ) -> Option<Arc<Vec<[f32; 3]>>> {
+        self.entry(index, data, meshes).map(|e| e.1)
+    }
+
+    fn entry(
+        &mut self,
+        index: usize,
+        data: &SceneData,
+        meshes: &mut Assets<Mesh>,
+    ) -> Option<CachedFrame> {
+        if let Some(e) = self.map.get(&index) {
+            let e = e.clone();
             self.order.retain(|&i| i != index);
             self.order.push_back(index);
-            return Some(h);
+            return Some(e);
         }
         if self.failed.contains_key(&index) {
             return None;
         }
         match data.recon.load_frame(index) {
             Ok(frame) => {
-                let h = meshes.add(meshes::splat_mesh(&frame));
-                self.map.insert(index, h.clone());
+                let e = (
+                    meshes.add(meshes::splat_mesh(&frame)),
+                    Arc::new(frame.positions),
+                );
+                self.map.insert(index, e.clone());
                 self.order.push_back(index);
                 while self.order.len() > CACHE_FRAMES {
                     if let Some(old) = self.order.pop_front()
-                        && let Some(hh) = self.map.remove(&old)
+                        && let Some((h, _)) = self.map.remove(&old)
                     {
-                        meshes.remove(&hh);
+                        meshes.remove(&h);
                     }
                 }
-                Some(h)
+                Some(e)
             }
             Err(e) => {
                 tracing::warn!("{e}");
@@ -227,8 +253,10 @@ impl Plugin for ScenePlugin {
                 update_trajectory,
                 update_venue,
                 update_rig,
-                update_postures,
-                update_shadows,
+                // After the systems that show the splat meshes, whose cache they read.
+                (update_postures, update_shadows)
+                    .after(update_athlete)
+                    .after(update_ghosts),
             )
                 .before(bevy::transform::TransformSystems::Propagate),
         );
@@ -559,32 +587,9 @@ fn update_rig(view: Res<CurrentView>, mut q: Query<&mut Visibility, With<RigMark
     }
 }
 
-/// Splat positions of reconstruction frames, a few kept (for skeletons and shadows).
-#[derive(Default)]
-pub struct FramePoints(VecDeque<(usize, Arc<Vec<[f32; 3]>>)>);
-
-impl FramePoints {
-    fn get(&mut self, index: usize, data: &SceneData) -> Arc<Vec<[f32; 3]>> {
-        if let Some((_, p)) = self.0.iter().find(|(i, _)| *i == index) {
-            return p.clone();
-        }
-        // A frame that fails to load was reported by the splat cache: no skeleton, no shadow.
-        let points = Arc::new(
-            data.recon
-                .load_frame(index)
-                .map(|f| f.positions)
-                .unwrap_or_default(),
-        );
-        self.0.push_back((index, points.clone()));
-        if self.0.len() > 2 * MAX_GHOSTS {
-            self.0.pop_front();
-        }
-        points
-    }
-}
-
-/// Meshes derived from reconstruction frames, by key; dropped all at once when many.
-pub struct DerivedMeshes<K>(HashMap<K, Handle<Mesh>>);
+/// Meshes derived from reconstruction frames, by key (`None`: nothing to draw, remembered so
+/// it is not worked out again every frame); forgotten all at once when many.
+pub struct DerivedMeshes<K>(HashMap<K, Option<Handle<Mesh>>>);
 
 impl<K> Default for DerivedMeshes<K> {
     fn default() -> Self {
@@ -597,28 +602,20 @@ impl<K: std::hash::Hash + Eq> DerivedMeshes<K> {
         &mut self,
         key: K,
         meshes: &mut Assets<Mesh>,
-        make: impl FnOnce() -> Option<Mesh>,
+        make: impl FnOnce(&mut Assets<Mesh>) -> Option<Mesh>,
     ) -> Option<Handle<Mesh>> {
         if let Some(h) = self.0.get(&key) {
-            return Some(h.clone());
+            return h.clone();
         }
         if self.0.len() > 4 * MAX_GHOSTS {
-            for (_, h) in self.0.drain() {
-                meshes.remove(&h);
-            }
+            // Dropping the handles frees the meshes no entity still shows (strong handles:
+            // removing them outright would blank entities already given one this frame).
+            self.0.clear();
         }
-        let h = meshes.add(make()?);
+        let h = make(meshes).map(|mesh| meshes.add(mesh));
         self.0.insert(key, h.clone());
-        Some(h)
+        h
     }
-}
-
-/// The posture skeleton of a reconstruction frame.
-pub fn frame_skeleton(points: &[[f32; 3]], data: &SceneData) -> Skeleton {
-    skeleton(
-        points,
-        &SkeletonParams::for_spacing(data.recon.manifest.voxel_size),
-    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -627,7 +624,7 @@ fn update_postures(
     data: Res<SceneData>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<FlatMaterial>>,
-    mut points: Local<FramePoints>,
+    mut cache: ResMut<SplatCache>,
     mut built: Local<DerivedMeshes<(usize, u32)>>,
     mut q: Query<(
         &GhostPosture,
@@ -648,9 +645,10 @@ fn update_postures(
         };
         let index = data.recon.frame_at(g.time);
         let radius = style.radius.clamp(0.002, 0.2);
-        let handle = built.get((index, radius.to_bits()), &mut meshes, || {
-            let pts = points.get(index, &data);
-            let s = frame_skeleton(&pts, &data);
+        let handle = built.get((index, radius.to_bits()), &mut meshes, |meshes| {
+            let pts = cache.points(index, &data, meshes)?;
+            let spacing = data.recon.manifest.voxel_size;
+            let s = skeleton(&pts, &SkeletonParams::for_spacing(spacing));
             (!s.is_empty()).then(|| meshes::posture_mesh(&s, radius))
         });
         let Some(h) = handle else {
@@ -682,7 +680,7 @@ fn update_shadows(
     data: Res<SceneData>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<FlatMaterial>>,
-    mut points: Local<FramePoints>,
+    mut cache: ResMut<SplatCache>,
     mut built: Local<DerivedMeshes<(usize, [u64; 4])>>,
     mut q: Query<(
         &ShadowCaster,
@@ -718,8 +716,8 @@ fn update_shadows(
                 (sh.softness as f64).to_bits(),
             ],
         );
-        let handle = built.get(key, &mut meshes, || {
-            let pts = points.get(index, &data);
+        let handle = built.get(key, &mut meshes, |meshes| {
+            let pts = cache.points(index, &data, meshes)?;
             contact_shadow(&pts, model, &sun, sh.softness as f64).map(|p| meshes::shadow_mesh(&p))
         });
         let Some(h) = handle else {
