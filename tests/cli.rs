@@ -114,7 +114,7 @@ fn tiny_capture_end_to_end() {
         ("spacetime_slices", "5.0"),
         ("big_screen_30s", "22.0"),
     ] {
-        let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenes/{scene}.ron"));
+        let doc = common::repo().join(format!("scenes/{scene}.ron"));
         let still = dir.path().join(format!("{scene}.png"));
         ok(&[
             "render",
@@ -396,6 +396,29 @@ fn damaged_captures_are_handled() {
     };
     assert!(status.success());
     std::fs::rename(&cut, &video).expect("replace the video");
+    // cam01 drops frames 20–29 (a recorder that could not keep up): the file has 10 frames
+    // fewer, and their timestamps jump. Placed by frame index, everything after the gap would be
+    // 0.4 s early.
+    let video = dir.path().join("cap/videos/cam01.mp4");
+    let gap = dir.path().join("cap/videos/cam01-gap.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&video)
+        .args([
+            "-vf",
+            "select='not(between(n,20,29))'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+        ])
+        .arg(&gap)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success());
+    std::fs::rename(&gap, &video).expect("replace the video");
     let out = replay360(&["reconstruct", &d("cap"), "--out", &d("rec")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -425,6 +448,18 @@ fn damaged_captures_are_handled() {
         "{} instants",
         times.len()
     );
+    assert!(
+        stderr.contains("cam01 dropped 10 frame"),
+        "a warning names the camera that dropped frames: {stderr}"
+    );
+    // Sync still recovers cam01's offset (within half a frame; intact tiny captures give about
+    // 0.1 frame for this camera and up to 0.4 for the worst), so its frames after the gap carve
+    // at the right instants.
+    let eval: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", &d("rec"), "--capture", &d("cap"), "--json"]))
+            .expect("eval json");
+    let err = eval["sync_error_frames"]["cam01"].as_f64().expect("cam01");
+    assert!(err < 0.5, "cam01 sync error {err:.2} frames");
 
     // A corrupt file names the file.
     std::fs::write(

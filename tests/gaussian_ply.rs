@@ -2,12 +2,14 @@
 //! (`../shared/bench/make_splat_ply.py`, numpy), read back and checked against what it wrote.
 //! Skipped with a note when python3, numpy or the script is missing.
 
+mod common;
+
 use replay360::formats::gaussian_ply::GaussianCloud;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn script() -> Option<PathBuf> {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = common::repo();
     [
         here.join("../shared/bench/make_splat_ply.py"),
         PathBuf::from("/work/shared/bench/make_splat_ply.py"),

@@ -1,18 +1,18 @@
 //! Real footage from `../shared/data/` (see its README): captures nobody here made.
 //! Skipped (with a message) when the data folder is absent.
 
+mod common;
+
 use replay360::capture::Capture;
 use replay360::eval::{decode_frames, splat_silhouette};
 use replay360::formats::{self, Units};
 use replay360::pipeline::{ReconstructOptions, reconstruct};
 use replay360::reconstruct::Reconstruction;
 use replay360::segment::{BackgroundModel, Roi, Silhouette, iou};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn data(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
+    let p = common::repo().join("../shared/data").join(name);
     if p.exists() {
         Some(p)
     } else {

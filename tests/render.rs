@@ -567,7 +567,7 @@ fn every_shader_compiles() {
     );
     scene_render.expect("scene render");
     gaussian_render.expect("Gaussian render");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let dir = common::repo().join("shaders");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("shaders/")
         .filter_map(|e| e.ok())

@@ -3,7 +3,16 @@
 // Each test crate uses some of these.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
+
+/// The repository root. Read at run time (cargo sets it for tests), not baked in at compile time:
+/// a test binary cached from a clone elsewhere must still look beside *this* checkout.
+pub fn repo() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
 
 pub fn replay360(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_replay360"))
@@ -42,8 +51,7 @@ pub struct Tolerance {
 /// Compares `img` (RGB; alpha is not compared) with `tests/golden/<name>.png`.
 /// `REPLAY360_UPDATE_GOLDEN=1` rewrites the golden image first (look at it before committing).
 pub fn assert_golden(img: &image::RgbaImage, name: &str, tolerance: &Tolerance) {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.png"));
+    let path = repo().join(format!("tests/golden/{name}.png"));
     if std::env::var_os("REPLAY360_UPDATE_GOLDEN").is_some() {
         img.save(&path).expect("write golden");
     }
