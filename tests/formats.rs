@@ -359,18 +359,7 @@ fn colmap_cameras(rig: &[TrueCamera], models: &[&str]) -> String {
     );
     for (i, (c, model)) in rig.iter().zip(models).enumerate() {
         let k = &c.intrinsics;
-        let (cx, cy) = (k.cx + 0.5, k.cy + 0.5);
-        let (_, d) = coefficients(&k.distortion);
-        let params: Vec<f64> = match *model {
-            "PINHOLE" => vec![k.fx, k.fy, cx, cy],
-            "SIMPLE_RADIAL" => vec![k.fx, cx, cy, d[0]],
-            "OPENCV" => vec![k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3]],
-            "FULL_OPENCV" => vec![
-                k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3], d[4], 0.0, 0.0, 0.0,
-            ],
-            "OPENCV_FISHEYE" => vec![k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3]],
-            other => panic!("{other}"),
-        };
+        let params = colmap_params(c, model);
         let p: Vec<String> = params.iter().map(|v| v.to_string()).collect();
         s += &format!(
             "{} {model} {} {} {}\n",
@@ -381,6 +370,74 @@ fn colmap_cameras(rig: &[TrueCamera], models: &[&str]) -> String {
         );
     }
     s
+}
+
+/// A camera's COLMAP parameters for `model` (principal point with the top-left pixel centre at
+/// (0.5, 0.5)) and the model's id in binary files.
+fn colmap_params(c: &TrueCamera, model: &str) -> Vec<f64> {
+    let k = &c.intrinsics;
+    let (cx, cy) = (k.cx + 0.5, k.cy + 0.5);
+    let (_, d) = coefficients(&k.distortion);
+    match model {
+        "PINHOLE" => vec![k.fx, k.fy, cx, cy],
+        "SIMPLE_RADIAL" => vec![k.fx, cx, cy, d[0]],
+        "OPENCV" => vec![k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3]],
+        "FULL_OPENCV" => vec![
+            k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3], d[4], 0.0, 0.0, 0.0,
+        ],
+        "OPENCV_FISHEYE" => vec![k.fx, k.fy, cx, cy, d[0], d[1], d[2], d[3]],
+        other => panic!("{other}"),
+    }
+}
+
+fn colmap_model_id(model: &str) -> i32 {
+    match model {
+        "PINHOLE" => 1,
+        "SIMPLE_RADIAL" => 2,
+        "OPENCV" => 4,
+        "OPENCV_FISHEYE" => 5,
+        "FULL_OPENCV" => 6,
+        other => panic!("{other}"),
+    }
+}
+
+/// `cameras.bin` as COLMAP's `WriteCamerasBinary` writes it.
+fn colmap_cameras_bin(rig: &[TrueCamera], models: &[&str]) -> Vec<u8> {
+    let mut b = (rig.len() as u64).to_le_bytes().to_vec();
+    for (i, (c, model)) in rig.iter().zip(models).enumerate() {
+        b.extend((i as i32 + 1).to_le_bytes());
+        b.extend(colmap_model_id(model).to_le_bytes());
+        b.extend((c.intrinsics.width as u64).to_le_bytes());
+        b.extend((c.intrinsics.height as u64).to_le_bytes());
+        for p in colmap_params(c, model) {
+            b.extend(p.to_le_bytes());
+        }
+    }
+    b
+}
+
+/// `images.bin` as COLMAP's `WriteImagesBinary` writes it (one 2D point for odd images).
+fn colmap_images_bin(rig: &[TrueCamera], names: &[&str]) -> Vec<u8> {
+    let mut b = (rig.len() as u64).to_le_bytes().to_vec();
+    for (i, (c, name)) in rig.iter().zip(names).enumerate() {
+        let q = UnitQuaternion::from_rotation_matrix(&c.pose.rotation);
+        let t = c.pose.translation;
+        b.extend((i as i32 + 1).to_le_bytes());
+        for v in [q.w, q.i, q.j, q.k, t.x, t.y, t.z] {
+            b.extend(v.to_le_bytes());
+        }
+        b.extend((i as i32 + 1).to_le_bytes());
+        b.extend(name.as_bytes());
+        b.push(0);
+        let points = (i % 2) as u64;
+        b.extend(points.to_le_bytes());
+        for _ in 0..points {
+            b.extend(12.5f64.to_le_bytes());
+            b.extend(40.25f64.to_le_bytes());
+            b.extend((-1i64).to_le_bytes());
+        }
+    }
+    b
 }
 
 /// `images.txt`: two lines per image (the second the 2D points, empty for one image).
@@ -520,6 +577,60 @@ fn colmap_model_imports_exactly() {
     assert_imported(&imported.cameras, &rig5[..1], |_| "a".to_owned());
 }
 
+/// A binary model (what `colmap mapper` writes by default) imports exactly as its text twin.
+#[test]
+fn colmap_binary_model_imports_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = colmap_rig();
+    let model = dir.path().join("sparse/0");
+    std::fs::create_dir_all(&model).expect("mkdir");
+    std::fs::write(
+        model.join("cameras.bin"),
+        colmap_cameras_bin(&rig, &COLMAP_MODELS),
+    )
+    .expect("write");
+    std::fs::write(
+        model.join("images.bin"),
+        colmap_images_bin(&rig, &COLMAP_NAMES),
+    )
+    .expect("write");
+    for name in COLMAP_NAMES {
+        png(&dir.path().join("images").join(name), false);
+    }
+    let opts = colmap::Options {
+        images: None,
+        units: Some(Units::Metres),
+    };
+    let imported = colmap::import(dir.path(), &opts).expect("imports");
+    assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+    assert_imported(&imported.cameras, &rig, colmap_id);
+
+    // The same model as text gives the same cameras.
+    let text = tempfile::tempdir().expect("tempdir");
+    colmap_project(text.path());
+    let from_text = colmap::import(text.path(), &opts).expect("imports");
+    for (a, b) in imported.cameras.iter().zip(&from_text.cameras) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.intrinsics, b.intrinsics);
+        assert!((a.pose.rotation.matrix() - b.pose.rotation.matrix()).norm() < 1e-12);
+        assert!((a.pose.translation - b.pose.translation).norm() < 1e-12);
+    }
+
+    // Damage names the file and the record: an image that refers to an unknown camera, a
+    // truncated file.
+    let mut images = colmap_images_bin(&rig, &COLMAP_NAMES);
+    images[8 + 4 + 56..8 + 4 + 56 + 4].copy_from_slice(&9i32.to_le_bytes());
+    std::fs::write(model.join("images.bin"), &images).expect("write");
+    let e = err_text(colmap::import(dir.path(), &opts));
+    assert!(
+        e.contains("byte 8") && e.contains("camera 9") && e.ends_with("images.bin"),
+        "{e}"
+    );
+    std::fs::write(model.join("images.bin"), &images[..images.len() - 5]).expect("write");
+    let e = err_text(colmap::import(dir.path(), &opts));
+    assert!(e.contains("truncated") && e.ends_with("images.bin"), "{e}");
+}
+
 fn err_text<T>(r: Result<T, formats::ImportError>) -> String {
     match r {
         Ok(_) => panic!("expected an error"),
@@ -547,7 +658,7 @@ fn colmap_errors_name_the_file_and_line() {
         ),
         (
             cams.replacen("PINHOLE", "FOV", 1),
-            "line 4: camera model FOV is not supported",
+            "line 4: camera 1: model FOV is not supported",
         ),
         (
             cams.replacen("PINHOLE 64 48 ", "PINHOLE 64 48 1 ", 1),
@@ -592,7 +703,7 @@ fn colmap_errors_name_the_file_and_line() {
     assert!(e.contains("cameras.txt"), "{e}");
     std::fs::write(dir.path().join("cameras.bin"), [0u8; 8]).expect("write");
     let e = err_text(colmap::import(dir.path(), &colmap::Options::default()));
-    assert!(e.contains("model_converter"), "{e}");
+    assert!(e.contains("images.bin"), "{e}");
     std::fs::write(dir.path().join("cameras.txt"), &cams).expect("write");
     std::fs::create_dir_all(dir.path().join("images")).expect("mkdir");
     let e = err_text(colmap::import(dir.path(), &colmap::Options::default()));
@@ -1302,6 +1413,45 @@ fn parsers_survive_mutated_fixtures() {
             let m = mutate(text, &mut rng);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(&m)));
             assert!(r.is_ok(), "{name}: mutation {i} panicked:\n{m}");
+        }
+    }
+    // The binary COLMAP files: bytes flipped, cut, duplicated (counts and lengths included).
+    type BinParser = Box<dyn Fn(&[u8])>;
+    let binary: Vec<(&str, Vec<u8>, BinParser)> = vec![
+        (
+            "cameras.bin",
+            colmap_cameras_bin(&crig, &COLMAP_MODELS),
+            Box::new(|b| {
+                let _ = formats::colmap_bin::parse_cameras(b, Path::new("cameras.bin"));
+            }),
+        ),
+        (
+            "images.bin",
+            colmap_images_bin(&crig, &COLMAP_NAMES),
+            Box::new(|b| {
+                let _ = formats::colmap_bin::parse_images(b, Path::new("images.bin"));
+            }),
+        ),
+    ];
+    for (name, bytes, parse) in &binary {
+        for i in 0..2500 {
+            let mut m = bytes.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(m.len() + 1);
+                match rng.below(4) {
+                    0 if at < m.len() => m[at] = BYTES[rng.below(BYTES.len())],
+                    1 if at < m.len() => m[at] ^= 1 << rng.below(8),
+                    2 => {
+                        let end = (at + rng.below(32)).min(m.len());
+                        let chunk = m[at..end].to_vec();
+                        let to = rng.below(m.len() + 1);
+                        m.splice(to..to, chunk);
+                    }
+                    _ => m.truncate(at),
+                }
+            }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(&m)));
+            assert!(r.is_ok(), "{name}: mutation {i} panicked: {m:?}");
         }
     }
 }

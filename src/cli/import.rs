@@ -13,8 +13,8 @@ pub enum Format {
     Opencv,
     /// A Middlebury multi-view stereo `*_par.txt` with its images.
     Middlebury,
-    /// A COLMAP text model (cameras.txt, images.txt; the model folder or the project above
-    /// sparse/0); each image becomes a single-image camera. Images from --images, else
+    /// A COLMAP model, text (cameras.txt, images.txt) or binary (cameras.bin, images.bin): the
+    /// model folder or the project above sparse/0; each image becomes a single-image camera. Images from --images, else
     /// images/ beside the model or up to two folders up. Scale: --units, else metres.
     Colmap,
     /// A nerfstudio / instant-ngp transforms.json (the file or its folder); each frame becomes
@@ -56,7 +56,7 @@ pub struct ImportArgs {
     /// Middlebury: luma (0..1) above which a pixel is the object.
     #[arg(long, default_value_t = 0.19)]
     pub threshold: f64,
-    /// COLMAP: the folder the image names in images.txt are relative to.
+    /// COLMAP: the folder the image names in the model are relative to.
     #[arg(long)]
     pub images: Option<PathBuf>,
     /// Panoptic: which cameras to import.

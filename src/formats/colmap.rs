@@ -1,6 +1,6 @@
 //! COLMAP sparse models in text form: `cameras.txt` and `images.txt` (`points3D.txt` is not
-//! needed). A binary model (`*.bin`) must first be converted with
-//! `colmap model_converter --output_type TXT`.
+//! needed). The binary form (`cameras.bin`, `images.bin`) is read by [`super::colmap_bin`] into
+//! the same records; [`import`] takes whichever the model folder has (text first).
 //!
 //! - `cameras.txt`: `CAMERA_ID MODEL WIDTH HEIGHT PARAMS[]` per line. Models read:
 //!   `SIMPLE_PINHOLE` (f cx cy), `PINHOLE` (fx fy cx cy), `SIMPLE_RADIAL` (f cx cy k),
@@ -37,8 +37,8 @@ pub struct ColmapImage {
     pub name: String,
     /// Translation in the model's unit.
     pub pose: CameraFromWorld,
-    /// 1-based line in `images.txt`.
-    pub line: usize,
+    /// Where the image is in its file, for messages ("line 7", "byte 1480").
+    pub at: String,
 }
 
 /// What to import.
@@ -107,71 +107,14 @@ pub fn parse_cameras(text: &str, path: &Path) -> Result<BTreeMap<u64, Intrinsics
         };
         let (width, height) = (size(width, "WIDTH")?, size(height, "HEIGHT")?);
         let p = numbers(params, path, n)?;
-        let wrong_count = |want: usize| {
-            ImportError::invalid(
-                path,
-                format!(
-                    "line {n}: camera model {model} takes {want} parameters, found {}",
-                    p.len()
-                ),
-            )
-        };
-        let rt = |k1, k2, p1, p2, k3| Distortion::RadialTangential { k1, k2, p1, p2, k3 };
-        let fisheye = |k1, k2, k3, k4| Distortion::Fisheye { k1, k2, k3, k4 };
-        // (fx, fy, cx, cy, distortion) with COLMAP's principal point.
-        let (fx, fy, cx, cy, distortion) = match (*model, p.as_slice()) {
-            ("SIMPLE_PINHOLE", &[f, cx, cy]) => (f, f, cx, cy, Distortion::None),
-            ("PINHOLE", &[fx, fy, cx, cy]) => (fx, fy, cx, cy, Distortion::None),
-            ("SIMPLE_RADIAL", &[f, cx, cy, k]) => (f, f, cx, cy, rt(k, 0.0, 0.0, 0.0, 0.0)),
-            ("RADIAL", &[f, cx, cy, k1, k2]) => (f, f, cx, cy, rt(k1, k2, 0.0, 0.0, 0.0)),
-            ("OPENCV", &[fx, fy, cx, cy, k1, k2, p1, p2]) => {
-                (fx, fy, cx, cy, rt(k1, k2, p1, p2, 0.0))
-            }
-            ("FULL_OPENCV", &[fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6]) => {
-                if [k4, k5, k6].iter().any(|&k| k != 0.0) {
-                    return Err(ImportError::invalid(
-                        path,
-                        format!(
-                            "line {n}: camera {id} (FULL_OPENCV) has rational terms k4 k5 k6 = \
-                             {k4} {k5} {k6}, which are not supported (only k1 k2 p1 p2 k3)"
-                        ),
-                    ));
-                }
-                (fx, fy, cx, cy, rt(k1, k2, p1, p2, k3))
-            }
-            ("OPENCV_FISHEYE", &[fx, fy, cx, cy, k1, k2, k3, k4]) => {
-                (fx, fy, cx, cy, fisheye(k1, k2, k3, k4))
-            }
-            ("SIMPLE_RADIAL_FISHEYE", &[f, cx, cy, k]) => (f, f, cx, cy, fisheye(k, 0.0, 0.0, 0.0)),
-            ("RADIAL_FISHEYE", &[f, cx, cy, k1, k2]) => (f, f, cx, cy, fisheye(k1, k2, 0.0, 0.0)),
-            ("SIMPLE_PINHOLE", _) => return Err(wrong_count(3)),
-            ("PINHOLE" | "SIMPLE_RADIAL" | "SIMPLE_RADIAL_FISHEYE", _) => {
-                return Err(wrong_count(4));
-            }
-            ("RADIAL" | "RADIAL_FISHEYE", _) => return Err(wrong_count(5)),
-            ("OPENCV" | "OPENCV_FISHEYE", _) => return Err(wrong_count(8)),
-            ("FULL_OPENCV", _) => return Err(wrong_count(12)),
-            (other, _) => {
-                return Err(ImportError::invalid(
-                    path,
-                    format!(
-                        "line {n}: camera model {other} is not supported (supported: {MODELS})"
-                    ),
-                ));
-            }
-        };
-        let distortion = super::without_zero_terms(distortion);
-        let k = Intrinsics {
+        let k = intrinsics(
+            model,
             width,
             height,
-            fx,
-            fy,
-            // COLMAP: the centre of the top-left pixel is (0.5, 0.5); ours is (0, 0).
-            cx: cx - 0.5,
-            cy: cy - 0.5,
-            distortion,
-        };
-        super::check_intrinsics(&k, path, &format!("line {n}: camera {id}"))?;
+            &p,
+            path,
+            &format!("line {n}: camera {id}"),
+        )?;
         if out.insert(id, k).is_some() {
             return Err(ImportError::invalid(
                 path,
@@ -180,6 +123,80 @@ pub fn parse_cameras(text: &str, path: &Path) -> Result<BTreeMap<u64, Intrinsics
         }
     }
     Ok(out)
+}
+
+/// A COLMAP camera model and its parameters as replay360 intrinsics (principal point moved to
+/// replay360's pixel convention). `at` locates the camera for messages ("line 3: camera 2").
+pub(crate) fn intrinsics(
+    model: &str,
+    width: u32,
+    height: u32,
+    p: &[f64],
+    path: &Path,
+    at: &str,
+) -> Result<Intrinsics, ImportError> {
+    let wrong_count = |want: usize| {
+        ImportError::invalid(
+            path,
+            format!(
+                "{at}: model {model} takes {want} parameters, found {}",
+                p.len()
+            ),
+        )
+    };
+    let rt = |k1, k2, p1, p2, k3| Distortion::RadialTangential { k1, k2, p1, p2, k3 };
+    let fisheye = |k1, k2, k3, k4| Distortion::Fisheye { k1, k2, k3, k4 };
+    // (fx, fy, cx, cy, distortion) with COLMAP's principal point.
+    let (fx, fy, cx, cy, distortion) = match (model, p) {
+        ("SIMPLE_PINHOLE", &[f, cx, cy]) => (f, f, cx, cy, Distortion::None),
+        ("PINHOLE", &[fx, fy, cx, cy]) => (fx, fy, cx, cy, Distortion::None),
+        ("SIMPLE_RADIAL", &[f, cx, cy, k]) => (f, f, cx, cy, rt(k, 0.0, 0.0, 0.0, 0.0)),
+        ("RADIAL", &[f, cx, cy, k1, k2]) => (f, f, cx, cy, rt(k1, k2, 0.0, 0.0, 0.0)),
+        ("OPENCV", &[fx, fy, cx, cy, k1, k2, p1, p2]) => (fx, fy, cx, cy, rt(k1, k2, p1, p2, 0.0)),
+        ("FULL_OPENCV", &[fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6]) => {
+            if [k4, k5, k6].iter().any(|&k| k != 0.0) {
+                return Err(ImportError::invalid(
+                    path,
+                    format!(
+                        "{at} (FULL_OPENCV) has rational terms k4 k5 k6 = {k4} {k5} {k6}, which \
+                         are not supported (only k1 k2 p1 p2 k3)"
+                    ),
+                ));
+            }
+            (fx, fy, cx, cy, rt(k1, k2, p1, p2, k3))
+        }
+        ("OPENCV_FISHEYE", &[fx, fy, cx, cy, k1, k2, k3, k4]) => {
+            (fx, fy, cx, cy, fisheye(k1, k2, k3, k4))
+        }
+        ("SIMPLE_RADIAL_FISHEYE", &[f, cx, cy, k]) => (f, f, cx, cy, fisheye(k, 0.0, 0.0, 0.0)),
+        ("RADIAL_FISHEYE", &[f, cx, cy, k1, k2]) => (f, f, cx, cy, fisheye(k1, k2, 0.0, 0.0)),
+        ("SIMPLE_PINHOLE", _) => return Err(wrong_count(3)),
+        ("PINHOLE" | "SIMPLE_RADIAL" | "SIMPLE_RADIAL_FISHEYE", _) => {
+            return Err(wrong_count(4));
+        }
+        ("RADIAL" | "RADIAL_FISHEYE", _) => return Err(wrong_count(5)),
+        ("OPENCV" | "OPENCV_FISHEYE", _) => return Err(wrong_count(8)),
+        ("FULL_OPENCV", _) => return Err(wrong_count(12)),
+        (other, _) => {
+            return Err(ImportError::invalid(
+                path,
+                format!("{at}: model {other} is not supported (supported: {MODELS})"),
+            ));
+        }
+    };
+    let distortion = super::without_zero_terms(distortion);
+    let k = Intrinsics {
+        width,
+        height,
+        fx,
+        fy,
+        // COLMAP: the centre of the top-left pixel is (0.5, 0.5); ours is (0, 0).
+        cx: cx - 0.5,
+        cy: cy - 0.5,
+        distortion,
+    };
+    super::check_intrinsics(&k, path, at)?;
+    Ok(k)
 }
 
 /// Reads `images.txt`: each image's pose (translation in the model's unit) and name.
@@ -235,31 +252,17 @@ pub fn parse_images(text: &str, path: &Path) -> Result<Vec<ColmapImage>, ImportE
                 format!("line {n}: too few fields"),
             ));
         };
-        let q = Quaternion::new(qw, qx, qy, qz);
-        // COLMAP writes unit quaternions (to the digits it prints).
-        let norm = q.norm();
-        if (norm - 1.0).abs() > super::ROTATION_LIMIT {
-            return Err(ImportError::invalid(
-                path,
-                format!("line {n}: image {image_id}: the quaternion's norm is {norm}, not 1"),
-            ));
-        }
-        if out.iter().any(|im| im.image_id == image_id) {
-            return Err(ImportError::invalid(
-                path,
-                format!("line {n}: image {image_id} is listed twice"),
-            ));
-        }
-        out.push(ColmapImage {
+        let image = image(
             image_id,
+            [qw, qx, qy, qz],
+            [tx, ty, tz],
             camera_id,
             name,
-            pose: CameraFromWorld {
-                rotation: UnitQuaternion::from_quaternion(q).to_rotation_matrix(),
-                translation: Vector3::new(tx, ty, tz),
-            },
-            line: n,
-        });
+            format!("line {n}"),
+            &out,
+            path,
+        )?;
+        out.push(image);
         // The image's 2D points: skipped, but they must look like points (X Y POINT3D_ID
         // triples), or the file is not two lines per image.
         if let Some((i, points)) = lines.next() {
@@ -279,26 +282,77 @@ pub fn parse_images(text: &str, path: &Path) -> Result<Vec<ColmapImage>, ImportE
     Ok(out)
 }
 
-/// The folder holding `cameras.txt`: `source` itself, or `source/sparse/0`, or `source/sparse`.
-fn model_dir(source: &Path) -> Result<PathBuf, ImportError> {
+/// One image record, checked: a unit quaternion (to the digits COLMAP prints) and an id not
+/// seen before in `earlier`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn image(
+    image_id: u64,
+    [qw, qx, qy, qz]: [f64; 4],
+    [tx, ty, tz]: [f64; 3],
+    camera_id: u64,
+    name: String,
+    at: String,
+    earlier: &[ColmapImage],
+    path: &Path,
+) -> Result<ColmapImage, ImportError> {
+    if [qw, qx, qy, qz, tx, ty, tz].iter().any(|v| !v.is_finite()) {
+        return Err(ImportError::invalid(
+            path,
+            format!("{at}: image {image_id}: NaN or infinite value in its pose"),
+        ));
+    }
+    let q = Quaternion::new(qw, qx, qy, qz);
+    let norm = q.norm();
+    if (norm - 1.0).abs() > super::ROTATION_LIMIT {
+        return Err(ImportError::invalid(
+            path,
+            format!("{at}: image {image_id}: the quaternion's norm is {norm}, not 1"),
+        ));
+    }
+    if earlier.iter().any(|im| im.image_id == image_id) {
+        return Err(ImportError::invalid(
+            path,
+            format!("{at}: image {image_id} is listed twice"),
+        ));
+    }
+    Ok(ColmapImage {
+        image_id,
+        camera_id,
+        name,
+        pose: CameraFromWorld {
+            rotation: UnitQuaternion::from_quaternion(q).to_rotation_matrix(),
+            translation: Vector3::new(tx, ty, tz),
+        },
+        at,
+    })
+}
+
+/// Which form a model folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Text,
+    Binary,
+}
+
+/// The folder holding the model (`cameras.txt` or `cameras.bin`): `source` itself, or
+/// `source/sparse/0`, or `source/sparse`; text is preferred where a folder has both.
+fn model_dir(source: &Path) -> Result<(PathBuf, Form), ImportError> {
     let candidates = [
         source.to_path_buf(),
         source.join("sparse").join("0"),
         source.join("sparse"),
     ];
-    if let Some(d) = candidates.iter().find(|d| d.join("cameras.txt").is_file()) {
-        return Ok(d.clone());
-    }
-    if candidates.iter().any(|d| d.join("cameras.bin").is_file()) {
-        return Err(ImportError::invalid(
-            source,
-            "the COLMAP model is binary (cameras.bin); convert it with `colmap model_converter \
-             --input_path MODEL --output_path MODEL --output_type TXT`",
-        ));
+    for d in &candidates {
+        if d.join("cameras.txt").is_file() {
+            return Ok((d.clone(), Form::Text));
+        }
+        if d.join("cameras.bin").is_file() {
+            return Ok((d.clone(), Form::Binary));
+        }
     }
     Err(ImportError::invalid(
         source,
-        "no COLMAP text model (cameras.txt) here or in sparse/0",
+        "no COLMAP model (cameras.txt or cameras.bin) here or in sparse/0",
     ))
 }
 
@@ -309,14 +363,31 @@ fn read(path: &Path) -> Result<String, ImportError> {
     })
 }
 
-/// Imports a COLMAP text model: `source` is the model folder (or the project folder above
-/// `sparse/0`).
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
+    std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Imports a COLMAP model, text or binary: `source` is the model folder (or the project folder
+/// above `sparse/0`).
 pub fn import(source: &Path, opts: &Options) -> Result<Imported, ImportError> {
-    let dir = model_dir(source)?;
-    let cameras_path = dir.join("cameras.txt");
-    let images_path = dir.join("images.txt");
-    let cameras = parse_cameras(&read(&cameras_path)?, &cameras_path)?;
-    let images = parse_images(&read(&images_path)?, &images_path)?;
+    let (dir, form) = model_dir(source)?;
+    let (cameras_path, images_path, cameras, images) = match form {
+        Form::Text => {
+            let (cp, ip) = (dir.join("cameras.txt"), dir.join("images.txt"));
+            let cameras = parse_cameras(&read(&cp)?, &cp)?;
+            let images = parse_images(&read(&ip)?, &ip)?;
+            (cp, ip, cameras, images)
+        }
+        Form::Binary => {
+            let (cp, ip) = (dir.join("cameras.bin"), dir.join("images.bin"));
+            let cameras = super::colmap_bin::parse_cameras(&read_bytes(&cp)?, &cp)?;
+            let images = super::colmap_bin::parse_images(&read_bytes(&ip)?, &ip)?;
+            (cp, ip, cameras, images)
+        }
+    };
     let mut warnings = Vec::new();
     let units = super::units_or_metres(opts.units, &cameras_path, &mut warnings);
     let images_dir = match &opts.images {
@@ -341,8 +412,13 @@ pub fn import(source: &Path, opts: &Options) -> Result<Imported, ImportError> {
             ImportError::invalid(
                 &images_path,
                 format!(
-                    "line {}: image {} refers to camera {}, which cameras.txt does not list",
-                    im.line, im.image_id, im.camera_id
+                    "{}: image {} refers to camera {}, which {} does not list",
+                    im.at,
+                    im.image_id,
+                    im.camera_id,
+                    cameras_path
+                        .file_name()
+                        .map_or_else(Default::default, |n| n.to_string_lossy())
                 ),
             )
         })?;

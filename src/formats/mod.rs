@@ -5,6 +5,7 @@
 //! INRIA PLY layout, so reconstructions travel both ways between replay360 and splat tools.
 
 pub mod colmap;
+pub mod colmap_bin;
 pub mod gaussian_ply;
 pub mod middlebury;
 pub mod nerfstudio;
