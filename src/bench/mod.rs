@@ -54,6 +54,96 @@ pub struct BenchReport {
     pub moment_to_first_frame_s: f64,
     pub peak_rss_mb: f64,
     pub threads: usize,
+    /// Quality from subsets of the rig (`--degrade`), fewest cameras last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degradation: Vec<DegradeRow>,
+}
+
+/// One row of the graceful-degradation table: the pipeline on `cameras` of the rig's cameras
+/// (spread evenly around it), scored on the capture's held-out cameras.
+#[derive(Debug, Clone, Serialize)]
+pub struct DegradeRow {
+    pub cameras: usize,
+    pub used: Vec<String>,
+    pub psnr_db: f64,
+    pub psnr_athlete_db: f64,
+    pub ssim: f64,
+    pub ssim_athlete: f64,
+    pub baseline_nearest_camera_psnr_db: f64,
+    pub matte_iou: f64,
+    pub reconstruct_frames_per_s: f64,
+    pub splats_mean: f64,
+}
+
+/// Reconstructs the capture in `work/capture` from `counts` cameras each (spread evenly over
+/// the cameras that are not held out) and scores each on the held-out cameras.
+pub fn degradation(work: &Path, counts: &[usize]) -> Result<Vec<DegradeRow>, BenchError> {
+    let cap = work.join("capture");
+    let capture = Capture::open(&cap).map_err(stage("opening the capture"))?;
+    let exam: Vec<String> = capture
+        .cameras
+        .iter()
+        .filter(|c| c.held_out)
+        .map(|c| c.id.clone())
+        .collect();
+    let rig: Vec<&str> = capture
+        .cameras
+        .iter()
+        .filter(|c| !c.held_out)
+        .map(|c| c.id.as_str())
+        .collect();
+    let mut counts = counts.to_vec();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    counts.dedup();
+    let mut rows = Vec::new();
+    for count in counts {
+        if count < 2 {
+            return Err(BenchError::Stage(format!(
+                "--degrade {count}: reconstruction needs at least two cameras"
+            )));
+        }
+        let used: Vec<String> = spread(&rig, count).into_iter().map(str::to_owned).collect();
+        let hold_out: Vec<String> = capture
+            .cameras
+            .iter()
+            .filter(|c| !used.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        let rec = work.join(format!("recon-{}", used.len()));
+        tracing::info!("degradation: reconstructing from {}", used.join(", "));
+        let r = reconstruct(
+            &cap,
+            &rec,
+            &ReconstructOptions {
+                hold_out: Some(hold_out),
+                ..Default::default()
+            },
+        )
+        .map_err(stage("reconstructing"))?;
+        let e = crate::eval::evaluate(
+            &rec,
+            &cap,
+            &crate::eval::EvalOptions {
+                cameras: Some(exam.clone()),
+                ..Default::default()
+            },
+        )
+        .map_err(stage("evaluating"))?;
+        let reconstruct_s = r.timings.get("reconstruct_s").copied().unwrap_or(f64::NAN);
+        rows.push(DegradeRow {
+            cameras: used.len(),
+            used,
+            psnr_db: e.psnr_db,
+            psnr_athlete_db: e.psnr_athlete_db,
+            ssim: e.ssim,
+            ssim_athlete: e.ssim_athlete,
+            baseline_nearest_camera_psnr_db: e.baseline_nearest_camera_psnr_db,
+            matte_iou: e.matte_iou,
+            reconstruct_frames_per_s: r.frames as f64 / reconstruct_s,
+            splats_mean: r.splats_mean,
+        });
+    }
+    Ok(rows)
 }
 
 /// Peak resident set size of this process in MiB (Linux), if known.
@@ -146,6 +236,7 @@ pub fn run(
         moment_to_first_frame_s,
         peak_rss_mb: peak,
         threads: rayon::current_num_threads(),
+        degradation: Vec::new(),
     })
 }
 

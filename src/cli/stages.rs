@@ -115,6 +115,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         &a.capture,
         &eval::EvalOptions {
             frames_per_camera: a.frames,
+            cameras: None,
         },
     )
     .with_context(|| format!("evaluating {}", a.recon.display()))?;
@@ -179,6 +180,11 @@ pub struct BenchArgs {
     pub frames: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Also reconstruct from subsets of the rig and score each on the held-out cameras, side by
+    /// side: e.g. `--degrade 16,12,8` (cameras spread evenly around the rig). Adds
+    /// `degradation` to the report.
+    #[arg(long, value_delimiter = ',', conflicts_with = "render")]
+    pub degrade: Vec<usize>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -236,7 +242,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let preset = a.preset.clone().unwrap_or_else(|| "aerials16".to_owned());
-    let r = replay360::bench::run(&preset, a.seed, &work, super::demo::FROZEN_MOMENT)?;
+    let mut r = replay360::bench::run(&preset, a.seed, &work, super::demo::FROZEN_MOMENT)?;
+    if !a.degrade.is_empty() {
+        r.degradation = replay360::bench::degradation(&work, &a.degrade)?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -259,6 +268,23 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         );
         println!("moment to 1st frame {:8.2} s", r.moment_to_first_frame_s);
         println!("peak memory         {:8.0} MiB", r.peak_rss_mb);
+        if !r.degradation.is_empty() {
+            println!(
+                "\ncameras  PSNR dB  athlete dB  SSIM   nearest-camera dB  instants/s  splats"
+            );
+            for d in &r.degradation {
+                println!(
+                    "{:7}  {:7.2}  {:10.2}  {:5.3}  {:17.2}  {:10.1}  {:6.0}",
+                    d.cameras,
+                    d.psnr_db,
+                    d.psnr_athlete_db,
+                    d.ssim,
+                    d.baseline_nearest_camera_psnr_db,
+                    d.reconstruct_frames_per_s,
+                    d.splats_mean
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -44,12 +44,17 @@ pub enum EvalError {
 pub struct EvalOptions {
     /// Frames evaluated per held-out camera (spread over the reconstruction, apex included).
     pub frames_per_camera: usize,
+    /// Score only these held-out cameras (default: every camera the reconstruction held out).
+    /// A reconstruction from a subset of the rig holds out the cameras it dropped as well; the
+    /// exam stays the capture's own held-out cameras.
+    pub cameras: Option<Vec<String>>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
         Self {
             frames_per_camera: 6,
+            cameras: None,
         }
     }
 }
@@ -251,7 +256,16 @@ pub fn evaluate(
             sync_err.insert(s.camera.clone(), ((s.offset_s - t.offset_s) * s.fps).abs());
         }
     }
-    let held: Vec<String> = recon.manifest.held_out.clone();
+    let held: Vec<String> = match &opts.cameras {
+        Some(only) => recon
+            .manifest
+            .held_out
+            .iter()
+            .filter(|c| only.contains(c))
+            .cloned()
+            .collect(),
+        None => recon.manifest.held_out.clone(),
+    };
     if held.is_empty() {
         return Err(EvalError::NothingHeldOut);
     }
