@@ -1125,6 +1125,17 @@ fn alpha_channels_decode_and_become_mattes() {
 /// pixel centres at +0.5). Imported and reconstructed, the hull is that ball.
 #[test]
 fn blender_scene_with_alpha_reconstructs_the_ball() {
+    blender_ball(false);
+}
+
+/// The same scene with plain RGB images and nerfstudio `mask_path` masks (white = subject):
+/// segmented by the masks.
+#[test]
+fn blender_scene_with_masks_reconstructs_the_ball() {
+    blender_ball(true);
+}
+
+fn blender_ball(masks: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (size, angle) = (160u32, 0.6911112070083618f64);
     let f = 0.5 * size as f64 / (0.5 * angle).tan();
@@ -1151,7 +1162,22 @@ fn blender_scene_with_alpha_reconstructs_the_ball() {
         });
         let file = dir.path().join(format!("train/r_{i}.png"));
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-        img.save(&file).expect("png");
+        let mask_field = if masks {
+            let matte = image::GrayImage::from_fn(size, size, |x, y| {
+                image::Luma([img.get_pixel(x, y).0[3]])
+            });
+            let mask = dir.path().join(format!("masks/r_{i}.png"));
+            std::fs::create_dir_all(mask.parent().expect("parent")).expect("mkdir");
+            matte.save(&mask).expect("png");
+            image::DynamicImage::ImageRgba8(img.clone())
+                .to_rgb8()
+                .save(&file)
+                .expect("png");
+            format!(", \"mask_path\": \"masks/r_{i}.png\"")
+        } else {
+            img.save(&file).expect("png");
+            String::new()
+        };
         let m = |v: Vector3<f64>, t: f64| format!("[{:?}, {:?}, {:?}, {t:?}]", v.x, v.y, v.z);
         let rows = [
             Vector3::new(right.x, up.x, back.x),
@@ -1160,7 +1186,7 @@ fn blender_scene_with_alpha_reconstructs_the_ball() {
         ];
         frames.push(format!(
             "{{\"file_path\": \"./train/r_{i}\", \"rotation\": 0.012566370614359171, \
-             \"transform_matrix\": [{}, {}, {}, [0.0, 0.0, 0.0, 1.0]]}}",
+             \"transform_matrix\": [{}, {}, {}, [0.0, 0.0, 0.0, 1.0]]{mask_field}}}",
             m(rows[0], c.x),
             m(rows[1], c.y),
             m(rows[2], c.z)
@@ -1177,7 +1203,13 @@ fn blender_scene_with_alpha_reconstructs_the_ball() {
     .expect("write");
     let imported = nerfstudio::import(&path, Some(Units::Metres)).expect("imports");
     assert_eq!(imported.cameras.len(), 12);
-    assert_eq!(imported.segmentation, Segmentation::Alpha);
+    let want = if masks {
+        Segmentation::Mask
+    } else {
+        Segmentation::Alpha
+    };
+    assert_eq!(imported.segmentation, want);
+    assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
     let k = imported.cameras[0].intrinsics;
     assert!(
         (k.fx - f).abs() < 1e-9 && k.cx == 79.5 && k.cy == 79.5,

@@ -78,6 +78,9 @@ pub enum Segmentation {
     /// The media carry their mattes in an alpha channel (RGBA images, PNG sequences, ProRes
     /// 4444): alpha above one half is subject.
     Alpha,
+    /// Every camera has a `mask` file beside its media (a matte image, sequence or video with
+    /// the same frames): luma above one half is subject.
+    Mask,
 }
 
 fn default_timeline() -> String {
@@ -131,6 +134,10 @@ pub struct CameraEntry {
     /// directory), for the background model of a subject that does not move.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<PathBuf>,
+    /// The subject's matte for each frame of `video` (image, sequence or video; luma above one
+    /// half is subject), read when the segmentation method is `mask`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<PathBuf>,
     /// Common-timeline time of the first frame, when known (used with `synchronized`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_s: Option<f64>,

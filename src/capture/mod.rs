@@ -57,6 +57,8 @@ pub struct CaptureCamera {
     pub held_out: bool,
     /// Video or image of the empty scene, if the manifest gives one.
     pub background: Option<PathBuf>,
+    /// The subject's mattes, frame for frame with `video`, if the manifest gives them.
+    pub mask: Option<PathBuf>,
     /// Known start offset (s), if the manifest gives one.
     pub offset_s: Option<f64>,
 }
@@ -101,6 +103,7 @@ impl Capture {
                 frame_count: entry.frame_count,
                 held_out: entry.held_out,
                 background: entry.background.as_ref().map(|b| dir.join(b)),
+                mask: entry.mask.as_ref().map(|m| dir.join(m)),
                 offset_s: entry.offset_s,
             });
         }

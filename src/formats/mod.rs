@@ -251,6 +251,8 @@ pub struct ImportedCamera {
     pub media: PathBuf,
     /// The empty scene from this camera, when the source has one.
     pub background: Option<PathBuf>,
+    /// The subject's matte for the media, when the source has one.
+    pub mask: Option<PathBuf>,
     pub intrinsics: Intrinsics,
     pub pose: CameraFromWorld,
     pub fps: f64,
@@ -269,6 +271,7 @@ impl ImportedCamera {
             id,
             media,
             background: None,
+            mask: None,
             intrinsics,
             pose,
             fps: 1.0,
@@ -359,6 +362,7 @@ pub fn write_manifest(imported: &Imported, name: &str, out: &Path) -> Result<Pat
             frame_count: c.frame_count.or(info.frame_count),
             held_out: false,
             background: c.background.as_deref().map(absolute),
+            mask: c.mask.as_deref().map(absolute),
             offset_s: imported.synchronized.then_some(0.0),
             intrinsics: IntrinsicsEntry::from(&c.intrinsics),
             extrinsics: Extrinsics::from_camera_from_world(&c.pose),

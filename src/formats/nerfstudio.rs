@@ -15,11 +15,14 @@
 //! - The world is the file's own (after nerfstudio's `applied_transform`, which the matrices
 //!   already include); its up axis varies by dataset: pass `--up`. Its scale is arbitrary:
 //!   `--units`, metres with a warning otherwise.
-//! - Images with an alpha channel carry their mattes: the capture is then segmented by alpha.
-//!   `mask_path` masks are not read (a warning says so).
+//! - Mattes: when every frame names a `mask_path` (relative to the folder, like `file_path`;
+//!   nerfstudio's convention: white where the subject is, black to ignore), the capture is
+//!   segmented by those masks; otherwise images with an alpha channel are segmented by alpha.
+//!   Masks on only some frames, or missing mask files, are warned about and not used.
 
 use super::{ImportError, Imported, ImportedCamera, Units};
 use crate::camera::{CameraFromWorld, Distortion, Intrinsics, WorldFromCamera, WorldFromCameraGl};
+use crate::capture::Segmentation;
 use nalgebra::{Matrix3, Point3};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -48,6 +51,8 @@ pub struct Frame {
     pub lens: Lens,
     /// The pose, translation in the file's unit.
     pub pose: CameraFromWorld,
+    /// `mask_path`, when the frame names one.
+    pub mask_path: Option<String>,
 }
 
 /// What `transforms.json` says.
@@ -137,7 +142,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Transforms, ImportError> {
         .ok_or_else(|| ImportError::invalid(path, "no `frames` array"))?;
     let mut out = Vec::new();
     let mut warnings = Vec::new();
-    let mut masks = 0;
     for (i, frame) in frames.iter().enumerate() {
         let what = format!("frame {i}");
         let frame = frame
@@ -149,9 +153,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Transforms, ImportError> {
             .and_then(Value::as_str)
             .ok_or_else(|| ImportError::invalid(path, format!("{what}: no file_path")))?
             .to_owned();
-        if frame.contains_key("mask_path") {
-            masks += 1;
-        }
+        let mask_path = match frame.get("mask_path") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| {
+                        ImportError::invalid(path, format!("{what}: mask_path is not a string"))
+                    })?
+                    .to_owned(),
+            ),
+        };
         let size = |name: &str| -> Result<Option<u32>, ImportError> {
             match num(name)? {
                 None => Ok(None),
@@ -233,14 +244,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Transforms, ImportError> {
             size,
             lens,
             pose,
+            mask_path,
         });
-    }
-    if masks > 0 {
-        warnings.push(format!(
-            "{masks} frame(s) name a mask_path; masks are not read (images with an alpha \
-             channel are segmented by it): {}",
-            path.display()
-        ));
     }
     Ok(Transforms {
         frames: out,
@@ -351,14 +356,35 @@ pub fn import(source: &Path, units: Option<Units>) -> Result<Imported, ImportErr
         let what = format!("frame {}", f.index);
         let intrinsics = f.lens.intrinsics(width, height, &path, &what)?;
         let id = super::unique_id(&mut ids, &f.file_path, f.index);
-        cameras.push(ImportedCamera::still(
-            id,
-            media,
-            intrinsics,
-            f.pose.scaled(s),
-        ));
+        let mut camera = ImportedCamera::still(id, media, intrinsics, f.pose.scaled(s));
+        if let Some(m) = &f.mask_path {
+            match image_path(dir, m) {
+                Some(mask) => camera.mask = Some(mask),
+                None => warnings.push(format!(
+                    "frame {}: the mask {m} is missing: {}",
+                    f.index,
+                    dir.join(m).display()
+                )),
+            }
+        }
+        cameras.push(camera);
     }
-    let segmentation = super::segmentation_for(cameras.first().map(|c| c.media.as_path()));
+    let masked = cameras.iter().filter(|c| c.mask.is_some()).count();
+    let segmentation = if masked > 0 && masked == cameras.len() {
+        Segmentation::Mask
+    } else {
+        if masked > 0 {
+            warnings.push(format!(
+                "only {masked} of {} frames have a mask; masks are not used: {}",
+                cameras.len(),
+                path.display()
+            ));
+            for c in &mut cameras {
+                c.mask = None;
+            }
+        }
+        super::segmentation_for(cameras.first().map(|c| c.media.as_path()))
+    };
     Ok(Imported {
         cameras,
         synchronized: true,

@@ -354,6 +354,7 @@ pub fn import_dir(dir: &Path, units: Units) -> Result<super::Imported, ImportErr
                 .unwrap_or_default(),
             media: media.to_path_buf(),
             background,
+            mask: None,
             intrinsics,
             pose,
             fps: info.fps,

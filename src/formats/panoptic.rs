@@ -260,6 +260,7 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
             id: c.name,
             media,
             background: None,
+            mask: None,
             intrinsics: c.intrinsics,
             pose: c.pose.scaled(s),
             // From the video.

@@ -29,6 +29,14 @@ pub enum IngestError {
         "camera {camera}: the capture is segmented by alpha but the media has no alpha channel: {path}"
     )]
     NoAlpha { camera: String, path: PathBuf },
+    #[error("camera {camera}: the capture is segmented by masks but this camera has none: {path}")]
+    NoMask { camera: String, path: PathBuf },
+    #[error("camera {camera}: the mask does not match the media: {problem}: {path}")]
+    MaskMismatch {
+        camera: String,
+        problem: String,
+        path: PathBuf,
+    },
     #[error("camera {camera}: the video has no frames: {path}")]
     Empty { camera: String, path: PathBuf },
     #[error("camera {camera} is not in the capture (known: {known})")]

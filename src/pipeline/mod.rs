@@ -253,6 +253,19 @@ fn segment_camera(
     if mode == Segmentation::Alpha {
         reader.keep_alpha();
     }
+    let mut masks = match (mode, &cam.mask) {
+        (Segmentation::Mask, Some(path)) => {
+            Some(VideoReader::open(path, 1).map_err(IngestError::from)?)
+        }
+        (Segmentation::Mask, None) => {
+            return Err(IngestError::NoMask {
+                camera: cam.id.clone(),
+                path: cam.video.clone(),
+            }
+            .into());
+        }
+        _ => None,
+    };
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
     let scale = ingest::thumb_scale(w);
     let bg_thumb = ingest::thumbnail(&background.image, scale);
@@ -283,6 +296,36 @@ fn segment_camera(
                     .into());
                 }
             },
+            Segmentation::Mask => {
+                let path = cam.mask.clone().unwrap_or_default();
+                let mismatch = |problem: String| IngestError::MaskMismatch {
+                    camera: cam.id.clone(),
+                    problem,
+                    path: path.clone(),
+                };
+                let Some(reader) = masks.as_mut() else {
+                    return Err(mismatch("no mask reader".into()).into());
+                };
+                let Some(mask) = reader.next_frame().map_err(IngestError::from)? else {
+                    return Err(mismatch(format!(
+                        "it ends before frame {} of the media",
+                        frame.index
+                    ))
+                    .into());
+                };
+                if mask.image.dimensions() != frame.image.dimensions() {
+                    let ((mw, mh), (fw, fh)) = (mask.image.dimensions(), frame.image.dimensions());
+                    return Err(mismatch(format!("it is {mw}x{mh}, the media {fw}x{fh}")).into());
+                }
+                let luma =
+                    image::GrayImage::from_fn(mask.image.width(), mask.image.height(), |x, y| {
+                        let p = mask.image.get_pixel(x, y).0;
+                        image::Luma([
+                            ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8
+                        ])
+                    });
+                Silhouette::extract_alpha(&frame.image, &luma)
+            }
             Segmentation::Background => {
                 let thumb = ingest::thumbnail(&frame.image, scale);
                 match sync::detect(

@@ -197,6 +197,7 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthReport, SynthErr
                 frame_count: Some(frames),
                 held_out: rc.held_out,
                 background: None,
+                mask: None,
                 offset_s: None,
                 intrinsics: IntrinsicsEntry::from(&rc.camera.intrinsics),
                 extrinsics: Extrinsics::from_camera_from_world(&rc.camera.pose),
