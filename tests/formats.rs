@@ -1238,6 +1238,17 @@ fn blender_ball(masks: bool) {
         radii.iter().all(|&r| r > 0.46 && r < 0.6),
         "radii out of range"
     );
+    if masks {
+        // A mask that disagrees with its image in size is an error naming the mask.
+        let mask = dir.path().join("masks/r_3.png");
+        image::GrayImage::new(80, 80).save(&mask).expect("png");
+        let e =
+            replay360::pipeline::reconstruct(&capture, &dir.path().join("r2"), &Default::default())
+                .err()
+                .expect("an error")
+                .to_string();
+        assert!(e.contains("80x80") && e.contains("r_3.png"), "{e}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
