@@ -1498,3 +1498,49 @@ fn parsers_survive_mutated_fixtures() {
         }
     }
 }
+
+/// An OpenEXR image sequence (what VFX pipelines and some machine-vision rigs write) decodes
+/// like the same frames as PNG: written here with the ffmpeg command (skipped without it).
+#[test]
+fn exr_sequences_decode_like_png() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let make = |pattern: &str, args: &[&str]| {
+        std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=64x48:rate=5")
+            .args(["-frames:v", "3"])
+            .args(args)
+            .arg(dir.path().join(pattern))
+            .status()
+    };
+    let Ok(status) = make("f_%03d.exr", &["-c:v", "exr", "-pix_fmt", "gbrpf32le"]) else {
+        eprintln!("skipped: the ffmpeg command is not installed");
+        return;
+    };
+    assert!(status.success());
+    assert!(make("f_%03d.png", &[]).expect("ffmpeg").success());
+    let frames = |pattern: &str| {
+        let mut r = replay360::media::VideoReader::open(&dir.path().join(pattern), 1)
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let mut out = Vec::new();
+        while let Some(f) = r.next_frame().expect("decodes") {
+            out.push(f.image);
+        }
+        out
+    };
+    let (exr, png) = (frames("f_%03d.exr"), frames("f_%03d.png"));
+    assert_eq!(exr.len(), 3);
+    assert_eq!(png.len(), 3);
+    for (a, b) in exr.iter().zip(&png) {
+        assert_eq!(a.dimensions(), (64, 48));
+        // The float round trip (RGB -> planar float -> RGB) moves a level or two at most.
+        let worst = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap_or(0);
+        assert!(worst <= 3, "EXR differs from PNG by up to {worst} levels");
+    }
+}
