@@ -1244,8 +1244,7 @@ fn blender_ball(masks: bool) {
         image::GrayImage::new(80, 80).save(&mask).expect("png");
         let e =
             replay360::pipeline::reconstruct(&capture, &dir.path().join("r2"), &Default::default())
-                .err()
-                .expect("an error")
+                .expect_err("an error")
                 .to_string();
         assert!(e.contains("80x80") && e.contains("r_3.png"), "{e}");
     }

@@ -382,12 +382,19 @@ pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte 
     Matte::from_bits(roi, bits)
 }
 
+/// The least share of an outline pixel the athlete must cover to stay in the matte. Below one
+/// half on purpose: the hull is the intersection of every camera's matte, so a matte that errs
+/// thin loses more than one that errs fat (on the demo capture 0.3 gives matte IoU 0.837 and
+/// athlete PSNR 15.07 dB, 0.5 gives 0.827 and 14.97 dB; keeping every blended pixel 0.784 and
+/// 15.25 dB).
+const MIN_COVERAGE: f32 = 0.3;
+
 /// Drops edge pixels that are mostly background. A pixel on the athlete's outline mixes the
 /// athlete's colour with the background's (lens blur, compression); the threshold test keeps
 /// it as soon as the mix differs from the background at all, which fattens a small athlete by
 /// a pixel all round. Here each outline pixel's coverage is estimated against the athlete's
 /// colour nearby (the mean of interior pixels within two pixels), `α = (p − b)·(f − b) / |f − b|²`,
-/// and the pixel is kept only if the athlete covers at least half of it. Outline pixels with
+/// and the pixel is kept only if the athlete covers at least [`MIN_COVERAGE`] of it. Outline pixels with
 /// no interior neighbour (skis, poles a pixel or two wide) are kept as they are.
 fn refine_edges(bits: &mut [u8], frame: &RgbImage, background: &BackgroundModel, roi: Roi) {
     let (w, h) = (roi.width() as usize, roi.height() as usize);
@@ -444,7 +451,7 @@ fn refine_edges(bits: &mut [u8], frame: &RgbImage, background: &BackgroundModel,
             if den < 900.0 {
                 continue;
             }
-            if num / den < 0.5 {
+            if num / den < MIN_COVERAGE {
                 drop.push(i);
             }
         }
@@ -601,7 +608,7 @@ mod tests {
 
     /// A small subject whose outline is blended with the background (4x4 supersampled
     /// coverage, then a 3x3 blur, as a lens and a codec leave it): the matte keeps the pixels
-    /// the subject covers at least half of, not every pixel that differs at all.
+    /// the subject covers at least [`MIN_COVERAGE`] of, not every pixel that differs at all.
     #[test]
     fn outline_pixels_count_by_coverage() {
         let (bg, fg) = ([40.0f32, 60.0, 200.0], [220.0f32, 180.0, 40.0]);
@@ -650,23 +657,25 @@ mod tests {
             y1: 64,
         };
         let m = matte(&frame, &background, roi).to_gray(64, 64);
+        // What each pixel really shows: the blurred coverage.
         let truth = image::GrayImage::from_fn(64, 64, |x, y| {
-            image::Luma([if coverage(x, y) >= 0.5 { 255 } else { 0 }])
+            let covered = blurred(x as i64, y as i64) >= MIN_COVERAGE;
+            image::Luma([if covered { 255 } else { 0 }])
         });
+        let want = truth.pixels().filter(|p| p.0[0] > 0).count() as f32;
         let area = m.pixels().filter(|p| p.0[0] > 0).count() as f32;
-        let true_area = std::f32::consts::PI * r * r;
-        // The threshold alone takes every pixel the blur touched: a rim of about 60 pixels
-        // (240 against 177 here). Coverage removes most of it; what remains comes from the
-        // interior colour itself being slightly blended near the outline.
+        // The threshold alone takes every pixel the blur touched (237 here against 200 covered
+        // at least 0.3); the estimate lands within a few pixels of the covered ones (the
+        // interior colour is itself slightly blended near the outline, so it errs fat).
         let raw = frame
             .pixels()
             .zip(background.image.pixels())
             .filter(|(p, b)| is_foreground(p.0, b.0, background.threshold()))
             .count() as f32;
-        assert!(raw - true_area > 50.0, "the test needs a rim: {raw}");
+        assert!(raw - want > 30.0, "the test needs a rim: {raw} vs {want}");
         assert!(
-            area - true_area < 0.3 * (raw - true_area),
-            "area {area}, disc {true_area}, threshold alone {raw}"
+            (area - want).abs() < 0.08 * want && raw - area > 20.0,
+            "area {area}, covered {want}, threshold alone {raw}"
         );
         let score = iou(&m, &truth).expect("non-empty");
         assert!(score > 0.9, "IoU {score}");
