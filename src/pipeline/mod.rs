@@ -97,12 +97,31 @@ struct Segmented {
 }
 
 /// Each frame's time in seconds from the file's first frame: the container's presentation
-/// timestamps when every frame has one and they increase (variable frame rate and dropped
-/// frames are then placed where they were shot), otherwise `index / fps`.
+/// timestamps when every frame has one, they increase and their typical interval agrees with
+/// the camera's frame rate (variable frame rate and dropped frames are then placed where they
+/// were shot), otherwise `index / fps`. (An image sequence is stamped at the demuxer's default
+/// 25 fps whatever rate it was shot at; the manifest's rate is the one to trust then.)
 fn frame_times(pts: &[Option<f64>], fps: f64, camera: &str, path: &Path) -> Vec<f64> {
     let stamped: Option<Vec<f64>> = pts.iter().copied().collect();
+    let typical_interval = |t: &[f64]| {
+        let mut d: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        d.sort_by(f64::total_cmp);
+        d.get(d.len() / 2).copied()
+    };
     match stamped {
-        Some(t) if t.windows(2).all(|w| w[1] > w[0]) => t,
+        Some(t)
+            if t.windows(2).all(|w| w[1] > w[0])
+                && typical_interval(&t).is_none_or(|d| (d * fps - 1.0).abs() < 0.05) =>
+        {
+            t
+        }
+        Some(t) if t.windows(2).all(|w| w[1] > w[0]) => {
+            tracing::debug!(
+                "camera {camera}: timestamps run at another rate than {fps} fps; frames are timed by their index: {}",
+                path.display()
+            );
+            (0..pts.len()).map(|k| k as f64 / fps).collect()
+        }
         Some(_) => {
             tracing::warn!(
                 "camera {camera}: timestamps do not increase; frames are timed by their index at {fps} fps instead: {}",
@@ -844,6 +863,10 @@ mod tests {
             Path::new("c.mp4"),
         );
         assert_eq!(t, vec![0.0, 0.1, 0.2]);
+        // An image sequence shot at 50 fps, stamped by the demuxer at its default 25.
+        let pts: Vec<Option<f64>> = (0..6).map(|k| Some(k as f64 / 25.0)).collect();
+        let t = frame_times(&pts, 50.0, "c", Path::new("c_%03d.png"));
+        assert_eq!(t, (0..6).map(|k| k as f64 / 50.0).collect::<Vec<_>>());
     }
 
     #[test]
