@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{fails, ok, replay360};
+use common::{fails, ok, replay360, synth_tiny};
 
 /// Frame count of a video, read back with ffprobe.
 fn ffprobe_frames(path: &Path) -> Option<u64> {
@@ -56,15 +56,7 @@ fn every_command_has_help() {
 fn tiny_capture_end_to_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    ok(&[
-        "synth",
-        "--preset",
-        "tiny",
-        "--out",
-        &d("cap"),
-        "--seed",
-        "5",
-    ]);
+    synth_tiny(&d("cap"), 5);
     assert!(dir.path().join("cap/capture.json").exists());
     assert!(dir.path().join("cap/truth/truth.json").exists());
     ok(&["reconstruct", &d("cap"), "--out", &d("rec")]);
@@ -356,6 +348,13 @@ fn bad_input_is_reported_clearly() {
 
     let e = fails(&["synth", "--preset", "huge", "--out", &d("s")]);
     assert!(e.contains("huge") && e.contains("tiny"), "{e}");
+
+    // Refused before any synthesis.
+    let e = fails(&["bench", "--preset", "tiny", "--degrade", "8,1"]);
+    assert!(
+        e.contains("--degrade 1") && e.contains("two cameras"),
+        "{e}"
+    );
 }
 
 /// Real rigs lose cameras: a file that ends early, is corrupt, disagrees with its calibration,
@@ -365,15 +364,7 @@ fn bad_input_is_reported_clearly() {
 fn damaged_captures_are_handled() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
-    ok(&[
-        "synth",
-        "--preset",
-        "tiny",
-        "--out",
-        &d("cap"),
-        "--seed",
-        "9",
-    ]);
+    synth_tiny(&d("cap"), 9);
     let manifest_text = std::fs::read_to_string(dir.path().join("cap/capture.json")).expect("read");
     let manifest: serde_json::Value = serde_json::from_str(&manifest_text).expect("json");
     let fps = manifest["cameras"][0]["fps"].as_f64().expect("fps");

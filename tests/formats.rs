@@ -1543,3 +1543,44 @@ fn exr_sequences_decode_like_png() {
         assert!(worst <= 3, "EXR differs from PNG by up to {worst} levels");
     }
 }
+
+/// Still captures choose their segmentation in one place: masks when every camera has one,
+/// else the images' alpha, else a background model; partial masks are dropped with a warning.
+#[test]
+fn stills_choose_masks_alpha_or_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rgb, rgba) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    png(&rgb, false);
+    png(&rgba, true);
+    let rig = rig(&[Distortion::None, Distortion::None]);
+    let cams = |media: &Path, masks: [bool; 2]| -> Vec<ImportedCamera> {
+        rig.iter()
+            .zip(masks)
+            .enumerate()
+            .map(|(i, (c, m))| {
+                let mut cam = ImportedCamera::still(
+                    format!("c{i}"),
+                    media.to_path_buf(),
+                    c.intrinsics,
+                    c.pose,
+                );
+                cam.mask = m.then(|| rgb.clone());
+                cam
+            })
+            .collect()
+    };
+    let src = Path::new("transforms.json");
+    let all = formats::Imported::stills(cams(&rgb, [true, true]), Vec::new(), src);
+    assert_eq!(all.segmentation, Segmentation::Mask);
+    assert!(all.warnings.is_empty());
+    let some = formats::Imported::stills(cams(&rgba, [true, false]), Vec::new(), src);
+    assert_eq!(some.segmentation, Segmentation::Alpha);
+    assert!(some.cameras.iter().all(|c| c.mask.is_none()));
+    assert!(
+        some.warnings.len() == 1 && some.warnings[0].contains("1 of 2"),
+        "{:?}",
+        some.warnings
+    );
+    let none = formats::Imported::stills(cams(&rgb, [false, false]), Vec::new(), src);
+    assert_eq!(none.segmentation, Segmentation::Background);
+}

@@ -95,13 +95,14 @@ pub fn degradation(work: &Path, counts: &[usize]) -> Result<Vec<DegradeRow>, Ben
     let mut counts = counts.to_vec();
     counts.sort_unstable_by(|a, b| b.cmp(a));
     counts.dedup();
+    // Checked before any work: the smallest count comes last.
+    if let Some(&count) = counts.last().filter(|&&c| c < 2) {
+        return Err(BenchError::Stage(format!(
+            "--degrade {count}: reconstruction needs at least two cameras"
+        )));
+    }
     let mut rows = Vec::new();
     for count in counts {
-        if count < 2 {
-            return Err(BenchError::Stage(format!(
-                "--degrade {count}: reconstruction needs at least two cameras"
-            )));
-        }
         let used: Vec<String> = spread(&rig, count).into_iter().map(str::to_owned).collect();
         let hold_out: Vec<String> = capture
             .cameras

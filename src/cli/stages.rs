@@ -194,6 +194,10 @@ pub struct BenchArgs {
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    // Before minutes of synthesis, not after.
+    if let Some(c) = a.degrade.iter().find(|&&c| c < 2) {
+        anyhow::bail!("--degrade {c}: reconstruction needs at least two cameras");
+    }
     let tmp;
     let work = match &a.keep {
         Some(p) => p.clone(),

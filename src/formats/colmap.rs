@@ -440,13 +440,7 @@ pub fn import(source: &Path, opts: &Options) -> Result<Imported, ImportError> {
             im.pose.scaled(s),
         ));
     }
-    let segmentation = super::segmentation_for(out.first().map(|c| c.media.as_path()));
-    Ok(Imported {
-        cameras: out,
-        synchronized: true,
-        segmentation,
-        warnings,
-    })
+    Ok(Imported::stills(out, warnings, &images_path))
 }
 
 #[cfg(test)]

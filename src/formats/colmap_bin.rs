@@ -45,20 +45,10 @@ impl<'a> Bytes<'a> {
     }
 
     fn take<const N: usize>(&mut self, what: &str) -> Result<[u8; N], ImportError> {
-        let end = self.pos.checked_add(N).filter(|&e| e <= self.data.len());
-        let Some(end) = end else {
-            return Err(ImportError::invalid(
-                self.path,
-                format!(
-                    "byte {}: the file ends inside {what} ({} bytes long); truncated?",
-                    self.pos,
-                    self.data.len()
-                ),
-            ));
-        };
+        let start = self.pos;
+        self.skip(N, what)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(&self.data[self.pos..end]);
-        self.pos = end;
+        out.copy_from_slice(&self.data[start..self.pos]);
         Ok(out)
     }
 
@@ -114,7 +104,11 @@ impl<'a> Bytes<'a> {
         let Some(end) = end else {
             return Err(ImportError::invalid(
                 self.path,
-                format!("byte {}: the file ends inside {what}; truncated?", self.pos),
+                format!(
+                    "byte {}: the file ends inside {what} ({} bytes long); truncated?",
+                    self.pos,
+                    self.data.len()
+                ),
             ));
         };
         self.pos = end;

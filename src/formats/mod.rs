@@ -194,7 +194,7 @@ pub fn has_alpha(path: &Path) -> bool {
 
 /// Segmentation for images that may carry their matte: by alpha when the first camera's
 /// media has an alpha channel, else a background model.
-pub fn segmentation_for(first_media: Option<&Path>) -> Segmentation {
+fn segmentation_for(first_media: Option<&Path>) -> Segmentation {
     if first_media.is_some_and(has_alpha) {
         Segmentation::Alpha
     } else {
@@ -289,6 +289,39 @@ pub struct Imported {
 }
 
 impl Imported {
+    /// A static capture of single-image cameras (one synchronized instant): segmented by the
+    /// cameras' masks when every camera has one, else by the images' alpha when they have it,
+    /// else by a background model. Masks on only some cameras are dropped with a warning naming
+    /// `source`.
+    pub fn stills(
+        mut cameras: Vec<ImportedCamera>,
+        mut warnings: Vec<String>,
+        source: &Path,
+    ) -> Self {
+        let masked = cameras.iter().filter(|c| c.mask.is_some()).count();
+        let segmentation = if masked > 0 && masked == cameras.len() {
+            Segmentation::Mask
+        } else {
+            if masked > 0 {
+                warnings.push(format!(
+                    "only {masked} of {} cameras have a mask; masks are not used: {}",
+                    cameras.len(),
+                    source.display()
+                ));
+                for c in &mut cameras {
+                    c.mask = None;
+                }
+            }
+            segmentation_for(cameras.first().map(|c| c.media.as_path()))
+        };
+        Self {
+            cameras,
+            synchronized: true,
+            segmentation,
+            warnings,
+        }
+    }
+
     /// Re-expresses every pose in a world whose `up` axis ("+z", "-z", "+y", "-y", "+x", "-x"
     /// of the source's frame) becomes replay360's +Z.
     pub fn set_up_axis(&mut self, up: &str) -> Result<(), String> {

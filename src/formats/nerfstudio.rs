@@ -22,7 +22,6 @@
 
 use super::{ImportError, Imported, ImportedCamera, Units};
 use crate::camera::{CameraFromWorld, Distortion, Intrinsics, WorldFromCamera, WorldFromCameraGl};
-use crate::capture::Segmentation;
 use nalgebra::{Matrix3, Point3};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -369,28 +368,7 @@ pub fn import(source: &Path, units: Option<Units>) -> Result<Imported, ImportErr
         }
         cameras.push(camera);
     }
-    let masked = cameras.iter().filter(|c| c.mask.is_some()).count();
-    let segmentation = if masked > 0 && masked == cameras.len() {
-        Segmentation::Mask
-    } else {
-        if masked > 0 {
-            warnings.push(format!(
-                "only {masked} of {} frames have a mask; masks are not used: {}",
-                cameras.len(),
-                path.display()
-            ));
-            for c in &mut cameras {
-                c.mask = None;
-            }
-        }
-        super::segmentation_for(cameras.first().map(|c| c.media.as_path()))
-    };
-    Ok(Imported {
-        cameras,
-        synchronized: true,
-        segmentation,
-        warnings,
-    })
+    Ok(Imported::stills(cameras, warnings, &path))
 }
 
 #[cfg(test)]

@@ -227,7 +227,7 @@ impl CameraSilhouettes {
             .times
             .last()
             .map_or(0, |&t| (t * self.fps).round().max(0.0) as usize + 1);
-        let mut detections = vec![None; slots.max(self.frames.len().min(1))];
+        let mut detections = vec![None; slots];
         for (s, &time) in self.frames.iter().zip(&self.times) {
             let slot = ((time * self.fps).round().max(0.0) as usize).min(slots.saturating_sub(1));
             detections[slot] = s.matte.centroid.map(|(cx, cy)| {
@@ -276,13 +276,6 @@ fn segment_camera(
         (Segmentation::Mask, Some(path)) => {
             Some(VideoReader::open(path, 1).map_err(IngestError::from)?)
         }
-        (Segmentation::Mask, None) => {
-            return Err(IngestError::NoMask {
-                camera: cam.id.clone(),
-                path: cam.video.clone(),
-            }
-            .into());
-        }
         _ => None,
     };
     let (w, h) = (cam.camera.intrinsics.width, cam.camera.intrinsics.height);
@@ -316,34 +309,33 @@ fn segment_camera(
                 }
             },
             Segmentation::Mask => {
-                let path = cam.mask.clone().unwrap_or_default();
-                let mismatch = |problem: String| IngestError::MaskMismatch {
-                    camera: cam.id.clone(),
-                    problem,
-                    path: path.clone(),
-                };
                 let Some(reader) = masks.as_mut() else {
-                    return Err(mismatch("no mask reader".into()).into());
-                };
-                let Some(mask) = reader.next_frame().map_err(IngestError::from)? else {
-                    return Err(mismatch(format!(
-                        "it ends before frame {} of the media",
-                        frame.index
-                    ))
+                    return Err(IngestError::NoMask {
+                        camera: cam.id.clone(),
+                        path: cam.video.clone(),
+                    }
                     .into());
                 };
-                if mask.image.dimensions() != frame.image.dimensions() {
-                    let ((mw, mh), (fw, fh)) = (mask.image.dimensions(), frame.image.dimensions());
-                    return Err(mismatch(format!("it is {mw}x{mh}, the media {fw}x{fh}")).into());
-                }
-                let luma =
-                    image::GrayImage::from_fn(mask.image.width(), mask.image.height(), |x, y| {
-                        let p = mask.image.get_pixel(x, y).0;
-                        image::Luma([
-                            ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8
-                        ])
-                    });
-                Silhouette::extract_alpha(&frame.image, &luma)
+                let size = frame.image.dimensions();
+                let mask = match reader.next_frame().map_err(IngestError::from)? {
+                    Some(m) if m.image.dimensions() == size => m,
+                    other => {
+                        let problem = match other {
+                            Some(m) => {
+                                let (mw, mh) = m.image.dimensions();
+                                format!("it is {mw}x{mh}, the media {}x{}", size.0, size.1)
+                            }
+                            None => format!("it ends before frame {} of the media", frame.index),
+                        };
+                        return Err(IngestError::MaskMismatch {
+                            camera: cam.id.clone(),
+                            problem,
+                            path: reader.path().to_path_buf(),
+                        }
+                        .into());
+                    }
+                };
+                Silhouette::extract_alpha(&frame.image, &image::imageops::grayscale(&mask.image))
             }
             Segmentation::Background => {
                 let thumb = ingest::thumbnail(&frame.image, scale);

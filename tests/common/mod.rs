@@ -22,6 +22,19 @@ pub fn replay360(args: &[&str]) -> Output {
         .expect("run replay360")
 }
 
+/// Synthesises the tiny preset into `out` with `seed`.
+pub fn synth_tiny(out: &str, seed: u64) {
+    ok(&[
+        "synth",
+        "--preset",
+        "tiny",
+        "--out",
+        out,
+        "--seed",
+        &seed.to_string(),
+    ]);
+}
+
 /// Runs a command that must succeed; its stdout.
 pub fn ok(args: &[&str]) -> String {
     let out = replay360(args);
