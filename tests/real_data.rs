@@ -9,7 +9,7 @@ use replay360::formats::{self, Units};
 use replay360::pipeline::{ReconstructOptions, reconstruct};
 use replay360::reconstruct::Reconstruction;
 use replay360::segment::{BackgroundModel, Roi, Silhouette, iou};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn data(name: &str) -> Option<PathBuf> {
     let p = common::repo().join("../shared/data").join(name);
@@ -21,13 +21,12 @@ fn data(name: &str) -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn utrecht_four_cameras_give_a_hull_that_matches_every_matte() {
-    let Some(src) = data("utrecht-4cam") else {
-        return;
-    };
+/// Imports a Utrecht-layout rig (`camN/` with `config.xml` in millimetres, `video.avi`,
+/// `background.avi`), reconstructs its first frame and returns each camera's IoU between the
+/// hull's reprojection and the camera's matte.
+fn utrecht_hull_ious(src: &Path) -> Vec<(String, f64)> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut imported = formats::opencv::import_dir(&src, Units::Millimetres).expect("import");
+    let mut imported = formats::opencv::import_dir(src, Units::Millimetres).expect("import");
     imported.set_up_axis("-z").expect("up axis");
     assert_eq!(imported.cameras.len(), 4);
     assert!(imported.cameras.iter().all(|c| c.background.is_some()));
@@ -50,6 +49,7 @@ fn utrecht_four_cameras_give_a_hull_that_matches_every_matte() {
     let recon = Reconstruction::open(&rec).expect("recon");
     let frame = recon.load_frame(0).expect("frame 0");
     assert!(frame.len() > 5000, "{} splats", frame.len());
+    let mut scores = Vec::new();
     for c in &capture.cameras {
         let samples =
             replay360::ingest::background_samples(c.background.as_deref().expect("background"), 21)
@@ -79,10 +79,22 @@ fn utrecht_four_cameras_give_a_hull_that_matches_every_matte() {
         let matte = Silhouette::extract(&img, &bg, roi).matte.to_gray(w, h);
         let score = iou(&hull, &matte).expect("non-empty");
         eprintln!("{}: hull reprojection IoU {score:.3}", c.id);
-        // Issue target: 0.9. Reached by three cameras (0.93-0.94); the side view (cam3) is at
-        // 0.87 because the top of the horse mask is carved away by a camera whose calibration
-        // is a pixel or two off there. This guards the current level.
-        assert!(score >= 0.85, "{}: IoU {score:.3}", c.id);
+        scores.push((c.id.clone(), score));
+    }
+    scores
+}
+
+#[test]
+fn utrecht_four_cameras_give_a_hull_that_matches_every_matte() {
+    let Some(src) = data("utrecht-4cam") else {
+        return;
+    };
+    for (id, score) in utrecht_hull_ious(&src) {
+        // With the rig's own config.xml three cameras reach 0.93-0.95 and the side view (cam3)
+        // 0.87: config.xml's world is the board stretched by 9/7 x 7/5 (see the checkerboard
+        // test below), so its poses are not quite a rigid rig. With the checkerboard
+        // calibration every camera passes 0.9 (next test). This guards the config.xml level.
+        assert!(score >= 0.85, "{id}: IoU {score:.3}");
     }
 }
 
@@ -189,50 +201,106 @@ fn middlebury_silhouette(img: &image::RgbImage) -> image::GrayImage {
     })
 }
 
-/// Checkerboard calibration on the Utrecht clips, as far as it goes today: camera 2 sees the
-/// board large enough to find all 48 inner corners, and its pose explains them to about a
-/// pixel; camera 1 sees it so foreshortened (squares 3–5 px tall) that detection fails, with
-/// a message naming the clip. (The rig's `config.xml` cannot be the reference for the pose:
-/// projected through it, the 8×6 corner grid at 115 mm does not land on the board in these
-/// clips, so its world frame comes from another placement of the board.)
+/// Checkerboard calibration of the Utrecht rig from its `checkerboard.avi` clips, through the
+/// CLI, with the intrinsics in `config.xml` (the rig's `intrinsics.xml` are for another
+/// resolution: fx/fy 0.75, principal point far off centre).
+///
+/// The board (8x6 inner corners, 115 mm) lies on the floor, 20-90 px across and squashed to
+/// squares 3-7 px tall in two views, and the clips are interlaced: all four cameras find it,
+/// and every corner measured on its own lands within half a pixel of the fitted pose.
+///
+/// `config.xml` cannot be matched in millimetres: its world is this board placement stretched
+/// by 9/7 along the long side and 7/5 along the short one (a 10x8-corner grid laid over the
+/// 8x6 inner corners): the board's first inner corner is at (-115, -115) mm in its frame.
+/// Through that fixed map (nothing fitted) config.xml's projection of the board agrees with
+/// ours within a few pixels in every camera, and the rig calibrated here gives every camera a
+/// hull IoU above the issue's 0.9 (config.xml: 0.87 on cam3).
 #[test]
-fn utrecht_checkerboard_clips_calibrate_where_the_board_is_resolvable() {
-    use replay360::calibrate::{Board, calibrate};
-    use replay360::formats::opencv::{FileStorage, intrinsics};
+fn utrecht_checkerboard_calibration_recovers_the_rig() {
+    use replay360::camera::CameraFromWorld;
+    use replay360::formats::opencv::{FileStorage, intrinsics, pose};
+    use std::os::unix::fs::symlink;
     let Some(src) = data("utrecht-4cam") else {
         return;
     };
-    let board = Board {
-        cols: 8,
-        rows: 6,
-        square_m: 0.115,
-    };
-    let k = |cam: &str| {
-        let path = src.join(cam).join("intrinsics.xml");
-        let fs = FileStorage::load(&path).expect("intrinsics");
-        intrinsics(&fs, &path, 644, 486).expect("intrinsics")
-    };
-    let clip2 = src.join("cam2/checkerboard.avi");
-    let found = calibrate(&clip2, &k("cam2"), &board, 32).expect("cam2's board is found");
-    assert_eq!(found.corners.len(), 48);
-    assert!(found.rms_px < 1.0, "reprojection RMS {} px", found.rms_px);
-    // The camera stands above the board (Z points away from it), a few metres back.
-    let c = found.pose.centre();
-    assert!(
-        c.z < -0.3 && c.coords.norm() > 2.0 && c.coords.norm() < 8.0,
-        "{c:?}"
-    );
-
-    // Today cam1 fails; whichever way it goes, a failure names the clip and the board.
-    let clip1 = src.join("cam1/checkerboard.avi");
-    match calibrate(&clip1, &k("cam1"), &board, 32) {
-        Ok(found) => assert_eq!(found.corners.len(), 48),
-        Err(e) => {
-            let e = e.to_string();
-            assert!(
-                e.contains("cam1/checkerboard.avi") && e.contains("8x6"),
-                "{e}"
-            );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cams = ["cam1", "cam2", "cam3", "cam4"];
+    for cam in cams {
+        let d = dir.path().join(cam);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        for f in ["checkerboard.avi", "video.avi", "background.avi"] {
+            symlink(src.join(cam).join(f), d.join(f)).expect("symlink");
         }
+        std::fs::copy(src.join(cam).join("config.xml"), d.join("intrinsics.xml")).expect("copy");
+    }
+    let board = src.join("checkerboard.xml");
+    let mut args = vec!["calibrate", "--board-file", board.to_str().expect("utf-8")];
+    args.extend([
+        "--intrinsics",
+        "intrinsics.xml",
+        "--out-name",
+        "config.xml",
+        "--json",
+    ]);
+    let paths: Vec<String> = cams
+        .iter()
+        .map(|c| dir.path().join(c).to_string_lossy().into_owned())
+        .collect();
+    args.extend(paths.iter().map(|p| p.as_str()));
+    let out = common::ok(&args);
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for r in rows.as_array().expect("rows") {
+        let id = r["camera"].as_str().unwrap_or("?");
+        assert_eq!(r["corners_measured"], 48, "{id}");
+        // Measured 0.17-0.22 px RMS, 0.28-0.46 px at worst.
+        let rms = r["reprojection_rms_px"].as_f64().expect("rms");
+        let max = r["reprojection_max_px"].as_f64().expect("max");
+        assert!(
+            rms < 0.4 && max < 0.8,
+            "{id}: corners {rms} px RMS, {max} px max"
+        );
+        // Picture against fitted board: 0.12-0.13 of the board's contrast.
+        let misfit = r["board_misfit"].as_f64().expect("misfit");
+        assert!(misfit < 0.2, "{id}: misfit {misfit}");
+    }
+
+    // config.xml's board projection against ours, through the stretch.
+    let load = |p: &Path| -> (replay360::camera::Intrinsics, CameraFromWorld) {
+        let fs = FileStorage::load(p).expect("load");
+        let k = intrinsics(&fs, p, 644, 486).expect("intrinsics");
+        let pose = pose(&fs, p, Units::Millimetres, &mut Vec::new()).expect("pose");
+        (k, pose)
+    };
+    let project = |k: &replay360::camera::Intrinsics, pose: &CameraFromWorld, x: f64, y: f64| {
+        let c = pose.rotation * nalgebra::Vector3::new(x, y, 0.0) + pose.translation;
+        k.pixel_from_normalised(c.x / c.z, c.y / c.z)
+    };
+    let s = 0.115;
+    for cam in cams {
+        let (k, ours) = load(&dir.path().join(cam).join("config.xml"));
+        let (_, theirs) = load(&src.join(cam).join("config.xml"));
+        let mut errs = Vec::new();
+        for j in 0..6 {
+            for i in 0..8 {
+                let (x, y) = (i as f64 * s, j as f64 * s);
+                let a = project(&k, &ours, x, y);
+                let b = project(&k, &theirs, x * 9.0 / 7.0 - s, y * 7.0 / 5.0 - s);
+                errs.push((a - b).norm());
+            }
+        }
+        let mean = errs.iter().sum::<f64>() / errs.len() as f64;
+        let max = errs.iter().copied().fold(0.0, f64::max);
+        eprintln!("{cam}: config.xml through the stretch: {mean:.2} px mean, {max:.2} px max");
+        // Measured 0.9-2.4 px mean, 1.7-4.6 px max (config.xml's own clicks are that good).
+        assert!(
+            mean < 3.5 && max < 6.0,
+            "{cam}: {mean:.2} px mean, {max:.2} px max"
+        );
+    }
+
+    // The rig calibrated here explains every camera's matte.
+    for (id, score) in utrecht_hull_ious(dir.path()) {
+        // Measured 0.934 / 0.945 / 0.935 / 0.937.
+        assert!(score >= 0.9, "{id}: IoU {score:.3}");
     }
 }

@@ -1,12 +1,15 @@
-//! Finding a checkerboard's inner corners in an image.
+//! Finding where a checkerboard might be in an image: lattices of points that look like its
+//! inner corners or its dark squares (the rough starts that [`super::board_fit`] refines).
 //!
 //! Inner corners are saddle points of the image intensity. The image is upsampled twice (a
 //! board a few metres away has squares only 5–15 pixels across), smoothed, and every strong
 //! local maximum of the saddle response `Ixy² − Ixx·Iyy` becomes a candidate, refined to
 //! sub-pixel by Newton steps towards the point where the smoothed intensity's gradient
-//! vanishes. The board is then the candidates that grow, from a seed and two neighbours, into a
-//! complete `cols × rows` lattice (each next corner predicted by extrapolating its row and
-//! column, which follows perspective), and whose points a single homography explains.
+//! vanishes. A board too small or soft for saddles still shows its dark squares as blobs
+//! between lighter ones ([`dark_blobs`]). Either kind of point grows, from a seed and two
+//! neighbours, into a lattice (each next point predicted by extrapolating its row and column,
+//! which follows perspective), re-indexed through the homography that fits it best
+//! ([`regularise`]).
 
 use nalgebra::{DMatrix, Matrix3, Vector2, Vector3};
 use std::collections::HashMap;
@@ -34,6 +37,20 @@ impl Grey {
             g.data[i] = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
         }
         g
+    }
+
+    /// Averages each row with its neighbours (1, 2, 1), which removes the comb of an
+    /// interlaced frame (rows alternating between two fields) and blurs a progressive one
+    /// by 0.7 px vertically.
+    pub fn deinterlace(&self) -> Self {
+        let mut out = Self::new(self.width, self.height);
+        for y in 0..self.height as isize {
+            for x in 0..self.width as isize {
+                out.data[y as usize * self.width + x as usize] =
+                    0.25 * self.at(x, y - 1) + 0.5 * self.at(x, y) + 0.25 * self.at(x, y + 1);
+            }
+        }
+        out
     }
 
     #[inline]
@@ -66,7 +83,7 @@ impl Grey {
         out
     }
 
-    fn blur(&self, sigma: f64) -> Self {
+    pub fn blur(&self, sigma: f64) -> Self {
         let r = (3.0 * sigma).ceil() as isize;
         let k: Vec<f32> = (-r..=r)
             .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp() as f32)
@@ -198,20 +215,10 @@ pub fn saddles(img: &Grey) -> Vec<Saddle> {
     out
 }
 
-/// The board's inner corners in image pixels, row-major: `corners[j * cols + i]` is corner
-/// `(i, j)`, `i` along the `cols` direction.
-#[derive(Debug, Clone)]
-pub struct Detection {
-    pub cols: usize,
-    pub rows: usize,
-    pub corners: Vec<Vector2<f64>>,
-    /// RMS distance of the corners from the best homography of the lattice (px).
-    pub homography_rms_px: f64,
-}
+/// Lattice position to the index of the point there.
+pub type Lattice = HashMap<(i32, i32), usize>;
 
-type Lattice = HashMap<(i32, i32), usize>;
-
-fn grow(pts: &[Vector2<f64>], seed: usize, u: Vector2<f64>, v: Vector2<f64>) -> Lattice {
+pub fn grow(pts: &[Vector2<f64>], seed: usize, u: Vector2<f64>, v: Vector2<f64>) -> Lattice {
     let mut grid: Lattice = HashMap::new();
     let mut used = vec![false; pts.len()];
     grid.insert((0, 0), seed);
@@ -220,7 +227,9 @@ fn grow(pts: &[Vector2<f64>], seed: usize, u: Vector2<f64>, v: Vector2<f64>) -> 
     let mut changed = true;
     while changed && grid.len() < 400 {
         changed = false;
-        let cells: Vec<(i32, i32)> = grid.keys().copied().collect();
+        // Sorted: a HashMap iterates in a random order, and the greedy growth depends on it.
+        let mut cells: Vec<(i32, i32)> = grid.keys().copied().collect();
+        cells.sort_unstable();
         let mut frontier: Vec<(i32, i32)> = Vec::new();
         for (i, j) in cells {
             for c in [(i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)] {
@@ -329,21 +338,121 @@ pub fn apply(h: &Matrix3<f64>, p: &Vector2<f64>) -> Vector2<f64> {
     Vector2::new(q.x / q.z, q.y / q.z)
 }
 
-/// Finds a complete `cols x rows` lattice of inner corners among the saddles. `rectify` maps an
-/// image point to where an ideal pinhole would see it (removing lens distortion), so the
-/// homography test holds on wide lenses. The labelling is (i along the longer lattice side
-/// when `cols >= rows`); the caller fixes the orientation.
-pub fn find_board(
-    img: &Grey,
-    cols: usize,
-    rows: usize,
-    rectify: &dyn Fn(Vector2<f64>) -> Vector2<f64>,
-) -> Option<Detection> {
-    let s = saddles(img);
-    let pts: Vec<Vector2<f64>> = s.iter().map(|q| Vector2::new(q.x, q.y)).collect();
-    let mut best: Option<Detection> = None;
-    let seeds = pts.len().min(300);
-    for seed in 0..seeds {
+/// Whether lattice point `p` with local steps `u`, `v` is an inner corner: the four squares
+/// around it alternate dark and light (the board's outer corners and the floor's edges do not).
+fn is_inner_corner(img: &Grey, p: Vector2<f64>, u: Vector2<f64>, v: Vector2<f64>) -> bool {
+    let q = |a: f64, b: f64| {
+        let x = p + u * (0.4 * a) + v * (0.4 * b);
+        img.bilinear(x.x, x.y)
+    };
+    let (q1, q2, q3, q4) = (q(1.0, 1.0), q(-1.0, 1.0), q(-1.0, -1.0), q(1.0, -1.0));
+    let contrast = ((q1 + q3) - (q2 + q4)).abs() / 2.0;
+    let spread = (q1 - q3).abs().max((q2 - q4).abs());
+    contrast > 0.08 && spread < 0.6 * contrast
+}
+
+/// The points of a lattice that are inner corners of a board (see [`is_inner_corner`]), with
+/// the local steps measured in the lattice they came from.
+pub fn inner_corners(img: &Grey, grid: &Lattice, pts: &[Vector2<f64>]) -> Lattice {
+    let p = |c: (i32, i32)| grid.get(&c).map(|&k| pts[k]);
+    // Local steps by central (or one-sided) differences.
+    let step = |c: (i32, i32), d: (i32, i32)| -> Option<Vector2<f64>> {
+        let here = p(c)?;
+        match (p((c.0 + d.0, c.1 + d.1)), p((c.0 - d.0, c.1 - d.1))) {
+            (Some(a), Some(b)) => Some((a - b) / 2.0),
+            (Some(a), None) => Some(a - here),
+            (None, Some(b)) => Some(here - b),
+            (None, None) => None,
+        }
+    };
+    grid.iter()
+        .filter(|&(&c, _)| match (p(c), step(c, (1, 0)), step(c, (0, 1))) {
+            (Some(x), Some(u), Some(v)) => is_inner_corner(img, x, u, v),
+            _ => false,
+        })
+        .map(|(&c, &k)| (c, k))
+        .collect()
+}
+
+/// Centres of small dark blobs, darkest-against-surroundings first: the dark squares of a
+/// board too small or too soft for its inner corners to look like saddles.
+pub fn dark_blobs(img: &Grey) -> Vec<Vector2<f64>> {
+    let g = img.blur(0.8);
+    let (w, h) = (g.width as isize, g.height as isize);
+    let mut found: Vec<(f32, Vector2<f64>)> = Vec::new();
+    for y in 4..h - 4 {
+        for x in 4..w - 4 {
+            let v = g.at(x, y);
+            let mut is_min = true;
+            for dy in -2..=2isize {
+                for dx in -2..=2isize {
+                    let o = g.at(x + dx, y + dy);
+                    if (dx, dy) != (0, 0) && (o < v || (o == v && (dy, dx) < (0, 0))) {
+                        is_min = false;
+                    }
+                }
+            }
+            if !is_min {
+                continue;
+            }
+            // Bright on two opposite sides (a dark square between two light ones; the floor
+            // beside a board's white margin is bright on one side only).
+            let bright = (0..8)
+                .map(|a| {
+                    let t = a as f64 * std::f64::consts::PI / 8.0;
+                    let side = |sign: f64| {
+                        (2..=4)
+                            .map(|r| {
+                                let q = Vector2::new(
+                                    x as f64 + sign * r as f64 * t.cos(),
+                                    y as f64 + sign * r as f64 * t.sin(),
+                                );
+                                g.bilinear(q.x, q.y) as f32
+                            })
+                            .fold(f32::MIN, f32::max)
+                    };
+                    side(1.0).min(side(-1.0))
+                })
+                .fold(f32::MIN, f32::max);
+            if bright - v < BLOB_CONTRAST || bright < BLOB_SURROUND {
+                continue;
+            }
+            // Centroid of the darkness in the 3x3 neighbourhood.
+            let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+            for dy in -1..=1isize {
+                for dx in -1..=1isize {
+                    let wgt = (bright - g.at(x + dx, y + dy)).max(0.0) as f64;
+                    sx += wgt * dx as f64;
+                    sy += wgt * dy as f64;
+                    sw += wgt;
+                }
+            }
+            found.push((
+                bright - v,
+                Vector2::new(x as f64 + sx / sw, y as f64 + sy / sw),
+            ));
+        }
+    }
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    found.truncate(600);
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// How much darker than its brightest surroundings (grey levels 0..1) a blob must be.
+const BLOB_CONTRAST: f32 = 0.2;
+/// How bright its surroundings must be (a board's white is among the brightest things in view).
+const BLOB_SURROUND: f32 = 0.6;
+
+/// The best lattice (by `score`) the points grow into, trying each of the first `seeds` points
+/// with pairs of its six nearest neighbours as the lattice's steps.
+pub fn best_lattice(
+    pts: &[Vector2<f64>],
+    seeds: usize,
+    score: &dyn Fn(&Lattice) -> usize,
+) -> Lattice {
+    let mut best = Lattice::new();
+    let mut best_score = 0;
+    for seed in 0..pts.len().min(seeds) {
         let mut near: Vec<(f64, usize)> = pts
             .iter()
             .enumerate()
@@ -360,106 +469,17 @@ pub fn find_board(
                 if lu < 1.5 || lv < 1.5 || lu / lv > 5.0 || lv / lu > 5.0 {
                     continue;
                 }
-                let sin = (u.x * v.y - u.y * v.x).abs() / (lu * lv);
-                if sin < 0.3 {
+                if (u.x * v.y - u.y * v.x).abs() / (lu * lv) < 0.3 {
                     continue;
                 }
-                let grid = grow(&pts, seed, u, v);
-                if grid.len() < cols * rows {
+                let grid = grow(pts, seed, u, v);
+                if grid.len() <= best_score {
                     continue;
                 }
-                if let Some(d) = best_window(img, &grid, &pts, cols, rows, rectify)
-                    && best
-                        .as_ref()
-                        .is_none_or(|b| d.homography_rms_px < b.homography_rms_px)
-                {
-                    best = Some(d);
-                }
-            }
-        }
-        if best.as_ref().is_some_and(|b| b.homography_rms_px < 0.3) {
-            break;
-        }
-    }
-    best.filter(|b| b.homography_rms_px < 1.5)
-}
-
-/// Whether lattice point `p` with local steps `u`, `v` is an inner corner: the four squares
-/// around it alternate dark and light (the board's outer corners and the floor's edges do not).
-fn is_inner_corner(img: &Grey, p: Vector2<f64>, u: Vector2<f64>, v: Vector2<f64>) -> bool {
-    let q = |a: f64, b: f64| {
-        let x = p + u * (0.4 * a) + v * (0.4 * b);
-        img.bilinear(x.x, x.y)
-    };
-    let (q1, q2, q3, q4) = (q(1.0, 1.0), q(-1.0, 1.0), q(-1.0, -1.0), q(1.0, -1.0));
-    let contrast = ((q1 + q3) - (q2 + q4)).abs() / 2.0;
-    let spread = (q1 - q3).abs().max((q2 - q4).abs());
-    contrast > 0.08 && spread < 0.6 * contrast
-}
-
-/// The complete `cols x rows` window of inner corners in a grown lattice that a homography
-/// fits best, if any.
-fn best_window(
-    img: &Grey,
-    grid: &Lattice,
-    pts: &[Vector2<f64>],
-    cols: usize,
-    rows: usize,
-    rectify: &dyn Fn(Vector2<f64>) -> Vector2<f64>,
-) -> Option<Detection> {
-    let p = |c: (i32, i32)| grid.get(&c).map(|&k| pts[k]);
-    // Local steps by central (or one-sided) differences.
-    let step = |c: (i32, i32), d: (i32, i32)| -> Option<Vector2<f64>> {
-        let here = p(c)?;
-        match (p((c.0 + d.0, c.1 + d.1)), p((c.0 - d.0, c.1 - d.1))) {
-            (Some(a), Some(b)) => Some((a - b) / 2.0),
-            (Some(a), None) => Some(a - here),
-            (None, Some(b)) => Some(here - b),
-            (None, None) => None,
-        }
-    };
-    let inner: std::collections::HashSet<(i32, i32)> = grid
-        .keys()
-        .copied()
-        .filter(|&c| match (p(c), step(c, (1, 0)), step(c, (0, 1))) {
-            (Some(x), Some(u), Some(v)) => is_inner_corner(img, x, u, v),
-            _ => false,
-        })
-        .collect();
-    let (imin, imax) = grid
-        .keys()
-        .fold((i32::MAX, i32::MIN), |(a, b), k| (a.min(k.0), b.max(k.0)));
-    let (jmin, jmax) = grid
-        .keys()
-        .fold((i32::MAX, i32::MIN), |(a, b), k| (a.min(k.1), b.max(k.1)));
-    let mut best: Option<Detection> = None;
-    for (w, h) in [(cols as i32, rows as i32), (rows as i32, cols as i32)] {
-        for i0 in imin..=imax - w + 1 {
-            for j0 in jmin..=jmax - h + 1 {
-                let mut sub: Lattice = HashMap::new();
-                let mut complete = true;
-                'cells: for i in i0..i0 + w {
-                    for j in j0..j0 + h {
-                        match grid.get(&(i, j)) {
-                            Some(&k) if inner.contains(&(i, j)) => {
-                                sub.insert((i, j), k);
-                            }
-                            _ => {
-                                complete = false;
-                                break 'cells;
-                            }
-                        }
-                    }
-                }
-                if !complete {
-                    continue;
-                }
-                if let Some(d) = to_detection(&sub, pts, cols, rows, rectify)
-                    && best
-                        .as_ref()
-                        .is_none_or(|b| d.homography_rms_px < b.homography_rms_px)
-                {
-                    best = Some(d);
+                let sc = score(&grid);
+                if sc > best_score {
+                    best_score = sc;
+                    best = grid;
                 }
             }
         }
@@ -467,50 +487,76 @@ fn best_window(
     best
 }
 
-fn to_detection(
-    grid: &Lattice,
-    pts: &[Vector2<f64>],
-    cols: usize,
-    rows: usize,
-    rectify: &dyn Fn(Vector2<f64>) -> Vector2<f64>,
-) -> Option<Detection> {
-    let (imin, imax) = grid
-        .keys()
-        .fold((i32::MAX, i32::MIN), |(a, b), k| (a.min(k.0), b.max(k.0)));
-    let (jmin, jmax) = grid
-        .keys()
-        .fold((i32::MAX, i32::MIN), |(a, b), k| (a.min(k.1), b.max(k.1)));
-    let (w, h) = ((imax - imin + 1) as usize, (jmax - jmin + 1) as usize);
-    let swap = if (w, h) == (cols, rows) {
-        false
-    } else if (w, h) == (rows, cols) {
-        true
-    } else {
-        return None;
-    };
-    let mut corners = vec![Vector2::zeros(); cols * rows];
-    for (&(i, j), &k) in grid {
-        let (a, b) = ((i - imin) as usize, (j - jmin) as usize);
-        let (ci, cj) = if swap { (b, a) } else { (a, b) };
-        corners[cj * cols + ci] = pts[k];
+/// Re-indexes a grown lattice through the homography that fits it best: a lattice grown step
+/// by step can slip by a cell where perspective shrinks the spacing, and the points a single
+/// homography explains are the ones to keep. Points (of all of `pts`) that land within a
+/// quarter cell of a lattice position, inside the grown lattice's extent plus one cell, make
+/// the new lattice.
+pub fn regularise(pts: &[Vector2<f64>], lattice: &Lattice) -> Lattice {
+    let mut current = lattice.clone();
+    for _ in 0..3 {
+        let mut cells: Vec<((i32, i32), usize)> = current.iter().map(|(&c, &k)| (c, k)).collect();
+        if cells.len() < 6 {
+            return current;
+        }
+        // Trim the worst-explained points before the final fit.
+        let mut h = None;
+        for _ in 0..3 {
+            let src: Vec<Vector2<f64>> = cells
+                .iter()
+                .map(|(c, _)| Vector2::new(c.0 as f64, c.1 as f64))
+                .collect();
+            let dst: Vec<Vector2<f64>> = cells.iter().map(|(_, k)| pts[*k]).collect();
+            let Some(hm) = homography(&src, &dst) else {
+                return current;
+            };
+            let mut res: Vec<f64> = src
+                .iter()
+                .zip(&dst)
+                .map(|(s, d)| (apply(&hm, s) - d).norm())
+                .collect();
+            let mut sorted = res.clone();
+            sorted.sort_by(f64::total_cmp);
+            let limit = (3.0 * sorted[sorted.len() / 2]).max(0.5);
+            h = Some(hm);
+            let keep: Vec<bool> = res.iter().map(|r| *r <= limit).collect();
+            if keep.iter().all(|k| *k) {
+                break;
+            }
+            let mut k = keep.iter();
+            cells.retain(|_| *k.next().unwrap_or(&true));
+            res.clear();
+            if cells.len() < 6 {
+                return current;
+            }
+        }
+        let Some(h) = h else {
+            return current;
+        };
+        let Some(inv) = h.try_inverse() else {
+            return current;
+        };
+        let (imin, imax, jmin, jmax) = current.keys().fold(
+            (i32::MAX, i32::MIN, i32::MAX, i32::MIN),
+            |(a, b, c, d), k| (a.min(k.0), b.max(k.0), c.min(k.1), d.max(k.1)),
+        );
+        let mut best: HashMap<(i32, i32), (f64, usize)> = HashMap::new();
+        for (k, p) in pts.iter().enumerate() {
+            let q = apply(&inv, p);
+            let c = (q.x.round() as i32, q.y.round() as i32);
+            let off = ((q.x - c.0 as f64).powi(2) + (q.y - c.1 as f64).powi(2)).sqrt();
+            if off > 0.25 || c.0 < imin - 1 || c.0 > imax + 1 || c.1 < jmin - 1 || c.1 > jmax + 1 {
+                continue;
+            }
+            if best.get(&c).is_none_or(|b| off < b.0) {
+                best.insert(c, (off, k));
+            }
+        }
+        let next: Lattice = best.into_iter().map(|(c, (_, k))| (c, k)).collect();
+        if next == current {
+            break;
+        }
+        current = next;
     }
-    let ideal: Vec<Vector2<f64>> = (0..rows)
-        .flat_map(|j| (0..cols).map(move |i| Vector2::new(i as f64, j as f64)))
-        .collect();
-    let rect: Vec<Vector2<f64>> = corners.iter().map(|p| rectify(*p)).collect();
-    let hm = homography(&ideal, &rect)?;
-    // Residuals measured back in pixels (the rectified points are in pixel-like units).
-    let rms = (ideal
-        .iter()
-        .zip(&rect)
-        .map(|(i, r)| (apply(&hm, i) - r).norm_squared())
-        .sum::<f64>()
-        / ideal.len() as f64)
-        .sqrt();
-    Some(Detection {
-        cols,
-        rows,
-        corners,
-        homography_rms_px: rms,
-    })
+    current
 }

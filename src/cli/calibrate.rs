@@ -173,12 +173,27 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
                 )
             })?;
         let fs = FileStorage::load(&kpath)?;
-        let reader = replay360::media::VideoReader::open(&clip, 1)
-            .with_context(|| format!("reading {}", clip.display()))?;
-        let (width, height) = (reader.info().width, reader.info().height);
-        drop(reader);
-        let k = opencv::intrinsics(&fs, &kpath, width, height)?;
-        let found = calibrate::calibrate(&clip, &k, &board, a.frames)?;
+        let (img, frames) = calibrate::average_frames(&clip, a.frames)?;
+        let k = opencv::intrinsics(&fs, &kpath, img.width as u32, img.height as u32)?;
+        // Pixels far from square or a principal point far from the centre usually mean
+        // intrinsics calibrated at another resolution; the pose then comes out wrong in scale.
+        let (off_x, off_y) = (
+            (k.cx / k.width as f64 - 0.5).abs(),
+            (k.cy / k.height as f64 - 0.5).abs(),
+        );
+        if (k.fx / k.fy - 1.0).abs() > 0.1 || off_x > 0.1 || off_y > 0.1 {
+            eprintln!(
+                "warning: the intrinsics look like another resolution's (fx/fy {:.2}, principal \
+                 point ({:.0}, {:.0}) in a {}x{} picture); the poses will be off in scale: {}",
+                k.fx / k.fy,
+                k.cx,
+                k.cy,
+                k.width,
+                k.height,
+                kpath.display()
+            );
+        }
+        let found = calibrate::from_average(&img, frames, &clip, &k, &board)?;
         let out = dir.join(&a.out_name);
         replay360::util::write_atomic(&out, xml(&k, &found.pose, found.rms_px).as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
@@ -188,7 +203,10 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
             "camera": dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             "clip": clip,
             "corners": found.corners.len(),
+            "corners_measured": found.measured,
             "frames_averaged": found.frames,
+            "blur_px": [found.blur_px.0, found.blur_px.1],
+            "board_misfit": found.misfit,
             "reprojection_rms_px": found.rms_px,
             "reprojection_max_px": found.max_px,
             "centre_m": [c.x, c.y, c.z],
@@ -207,17 +225,24 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
             board.square_m * 1000.0
         );
         println!(
-            "{:<10} {:>7} {:>9} {:>9} {:>24} {:>8}",
-            "camera", "corners", "rms px", "max px", "centre (m)", "height"
+            "{:<10} {:>8} {:>9} {:>9} {:>11} {:>7} {:>24} {:>8}",
+            "camera", "measured", "rms px", "max px", "blur px", "misfit", "centre (m)", "height"
         );
         for r in &rows {
             let c = &r["centre_m"];
+            let blur = &r["blur_px"];
             println!(
-                "{:<10} {:>7} {:>9.3} {:>9.3} {:>24} {:>7.3}m",
+                "{:<10} {:>8} {:>9.3} {:>9.3} {:>11} {:>7.3} {:>24} {:>7.3}m",
                 r["camera"].as_str().unwrap_or(""),
-                r["corners"],
+                format!("{}/{}", r["corners_measured"], r["corners"]),
                 r["reprojection_rms_px"].as_f64().unwrap_or(f64::NAN),
                 r["reprojection_max_px"].as_f64().unwrap_or(f64::NAN),
+                format!(
+                    "{:.2}x{:.2}",
+                    blur[0].as_f64().unwrap_or(f64::NAN),
+                    blur[1].as_f64().unwrap_or(f64::NAN)
+                ),
+                r["board_misfit"].as_f64().unwrap_or(f64::NAN),
                 format!(
                     "({:.3}, {:.3}, {:.3})",
                     c[0].as_f64().unwrap_or(f64::NAN),
