@@ -298,6 +298,21 @@ fn utrecht_checkerboard_calibration_recovers_the_rig() {
         );
     }
 
+    // Turning a camera that is not there is refused before any work, naming it.
+    let out = common::replay360(&[
+        "calibrate",
+        &paths[0],
+        "--board-file",
+        board.to_str().expect("utf-8"),
+        "--turn",
+        "cam9",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--turn cam9"),
+        "{err}"
+    );
+
     // The rig calibrated here explains every camera's matte.
     for (id, score) in utrecht_hull_ious(dir.path()) {
         // Measured 0.934 / 0.945 / 0.935 / 0.937.

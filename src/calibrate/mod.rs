@@ -255,13 +255,7 @@ pub fn solve_pose(
 /// whose origin corner appears nearer the image's top-left. Returns the pose and whether it
 /// was turned (corner `(i, j)` then is the fit's `(cols-1-i, rows-1-j)`).
 pub fn canonical(pose: &CameraFromWorld, k: &Intrinsics, board: &Board) -> (CameraFromWorld, bool) {
-    let (c, r, s) = (board.cols as f64, board.rows as f64, board.square_m);
-    let turn = Rotation3::from_axis_angle(&Vector3::z_axis(), std::f64::consts::PI);
-    let turned = CameraFromWorld {
-        rotation: pose.rotation * turn,
-        translation: pose.rotation * Vector3::new((c - 1.0) * s, (r - 1.0) * s, 0.0)
-            + pose.translation,
-    };
+    let turned = half_turn(pose, board);
     let key = |p: &CameraFromWorld| {
         let q = p.translation; // where the origin corner lands, before the lens
         let px = k.pixel_from_normalised(q.x / q.z, q.y / q.z);
@@ -271,6 +265,18 @@ pub fn canonical(pose: &CameraFromWorld, k: &Intrinsics, board: &Board) -> (Came
         (turned, true)
     } else {
         (*pose, false)
+    }
+}
+
+/// The same camera with the board labelled the other way round (turned by half a turn about
+/// its centre): corner `(i, j)` becomes `(cols-1-i, rows-1-j)`.
+pub fn half_turn(pose: &CameraFromWorld, board: &Board) -> CameraFromWorld {
+    let (c, r, s) = (board.cols as f64, board.rows as f64, board.square_m);
+    let turn = Rotation3::from_axis_angle(&Vector3::z_axis(), std::f64::consts::PI);
+    CameraFromWorld {
+        rotation: pose.rotation * turn,
+        translation: pose.rotation * Vector3::new((c - 1.0) * s, (r - 1.0) * s, 0.0)
+            + pose.translation,
     }
 }
 
@@ -676,5 +682,27 @@ pub(crate) mod tests {
         assert!((c.z + 1.4).abs() < 0.02, "height {}", c.z);
         assert!((dist - true_dist).abs() < 0.02, "{dist} vs {true_dist}");
         assert!(found.measured >= 40, "{} corners measured", found.measured);
+    }
+
+    /// Half a turn maps each corner onto the opposite one, and two half turns are none.
+    #[test]
+    fn half_turn_relabels_the_corners() {
+        let pose = WorldFromCamera::looking_at(
+            nalgebra::Point3::new(0.9, -2.2, -1.8),
+            nalgebra::Point3::new(0.35, 0.25, 0.0),
+            -Vector3::z(),
+        )
+        .inverse();
+        let turned = half_turn(&pose, &BOARD);
+        let pts = BOARD.points();
+        for (a, b) in pts.iter().zip(pts.iter().rev()) {
+            let d =
+                (pose.rotation * a + pose.translation) - (turned.rotation * b + turned.translation);
+            assert!(d.norm() < 1e-12, "{d:?}");
+        }
+        let back = half_turn(&turned, &BOARD);
+        assert!((back.translation - pose.translation).norm() < 1e-12);
+        assert!((back.rotation * pose.rotation.inverse()).angle() < 1e-12);
+        assert!((turned.centre() - pose.centre()).norm() > 1.0);
     }
 }

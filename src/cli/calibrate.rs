@@ -33,6 +33,12 @@ pub struct CalibrateArgs {
     /// world to camera) and Translation (mm), readable by `import opencv`.
     #[arg(long, default_value = "extrinsics.xml")]
     pub out_name: String,
+    /// Camera folders (by name) whose board labelling to turn by half a turn. A board with an
+    /// odd number of squares each way looks the same turned round, so each camera labels it
+    /// from its own view; cameras on opposite sides can disagree, which the rig picture
+    /// (`replay360 inspect`) shows as cameras bunched on one side.
+    #[arg(long, value_delimiter = ',')]
+    pub turn: Vec<String>,
     /// Frames averaged from each clip (the board must stay still).
     #[arg(long, default_value_t = 32)]
     pub frames: usize,
@@ -156,6 +162,21 @@ fn xml(
 
 pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
     let board = board_from_args(&a)?;
+    let names: Vec<String> = a
+        .cameras
+        .iter()
+        .map(|d| {
+            d.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    if let Some(t) = a.turn.iter().find(|t| !names.contains(t)) {
+        anyhow::bail!(
+            "--turn {t}: no camera folder of that name (the folders are {})",
+            names.join(", ")
+        );
+    }
     let mut rows = Vec::new();
     for dir in &a.cameras {
         super::ensure_exists(dir, "the camera folder")?;
@@ -193,14 +214,23 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
                 kpath.display()
             );
         }
-        let found = calibrate::from_average(&img, frames, &clip, &k, &board)?;
+        let mut found = calibrate::from_average(&img, frames, &clip, &k, &board)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if a.turn.contains(&name) {
+            found.pose = calibrate::half_turn(&found.pose, &board);
+            found.corners.reverse();
+        }
         let out = dir.join(&a.out_name);
         replay360::util::write_atomic(&out, xml(&k, &found.pose, found.rms_px).as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
         let c = found.pose.centre();
         let axis = found.pose.inverse().rotation * nalgebra::Vector3::z();
         rows.push(serde_json::json!({
-            "camera": dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            "camera": name,
+            "turned": a.turn.contains(&name),
             "clip": clip,
             "corners": found.corners.len(),
             "corners_measured": found.measured,
