@@ -59,6 +59,17 @@ pub struct BoardFit {
     pub levels: [f64; 3],
     /// Pixels compared.
     pub pixels: usize,
+    /// The focal length found, as a multiple of the grid's (1 unless fitted with
+    /// [`Focal::Free`]).
+    pub focal_scale: f64,
+}
+
+/// Whether the fit may adjust the focal length (for a lens without distortion whose focal
+/// length is unknown; the principal point stays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focal {
+    Known,
+    Free,
 }
 
 impl BoardFit {
@@ -84,6 +95,7 @@ impl BoardFit {
             t.z,
             self.blur_px.0.ln(),
             self.blur_px.1.ln(),
+            self.focal_scale.ln(),
         ]
     }
 }
@@ -141,8 +153,9 @@ fn blur(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f64> {
     pass(&tmp, &kernel(sy), false)
 }
 
-/// Parameters: rotation vector, translation (m), ln σx, ln σy.
-type Params = [f64; 8];
+/// Parameters: rotation vector, translation (m), ln σx, ln σy, ln of the focal length's
+/// multiple.
+type Params = [f64; 9];
 
 fn pose_of(p: &Params) -> CameraFromWorld {
     CameraFromWorld {
@@ -154,10 +167,16 @@ fn pose_of(p: &Params) -> CameraFromWorld {
 /// Maps normalised image coordinates to board coordinates (squares) for one pose.
 struct PlaneMap {
     g: Matrix3<f64>,
+    /// Normalised coordinates are divided by this (the focal length's multiple).
+    focal_scale: f64,
 }
 
 impl PlaneMap {
-    fn new(pose: &CameraFromWorld, square_m: f64) -> Option<Self> {
+    fn of(p: &Params, square_m: f64) -> Option<Self> {
+        Self::new(&pose_of(p), square_m, p[8].exp())
+    }
+
+    fn new(pose: &CameraFromWorld, square_m: f64, focal_scale: f64) -> Option<Self> {
         let r = pose.rotation.matrix();
         let m = Matrix3::from_columns(&[
             r.column(0) * square_m,
@@ -166,12 +185,13 @@ impl PlaneMap {
         ]);
         Some(Self {
             g: m.try_inverse()?,
+            focal_scale,
         })
     }
 
     /// Board coordinates of a normalised point, if the ray meets the board's front side.
     fn board(&self, x: f64, y: f64) -> Option<(f64, f64)> {
-        let q = self.g * Vector3::new(x, y, 1.0);
+        let q = self.g * Vector3::new(x / self.focal_scale, y / self.focal_scale, 1.0);
         // q.z is the inverse depth scale; a ray behind the camera gives a negative one.
         (q.z > 1e-12).then(|| (q.x / q.z, q.y / q.z))
     }
@@ -285,7 +305,7 @@ impl Rendered {
     /// `region` and enough around it for the blur.
     fn new(grid: &RayGrid, region: &[usize], board: &Board, p: &Params) -> Option<Self> {
         let sigma = (p[6].exp(), p[7].exp());
-        let map = PlaneMap::new(&pose_of(p), board.square_m)?;
+        let map = PlaneMap::of(p, board.square_m)?;
         let (w, h) = (grid.width, grid.height);
         let pad = (3.0 * sigma.0.max(sigma.1)).ceil() as usize + 2;
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
@@ -383,15 +403,33 @@ fn residuals(
     Some((r, [l.x, l.x + l.y, l.x + l.z]))
 }
 
-/// Fits the board's pose (and the picture's blur) to `img`, starting from `start`. `None` when
-/// the board falls outside the picture or the fit breaks down.
-pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -> Option<BoardFit> {
+/// Fits the board's pose (and the picture's blur, and with [`Focal::Free`] the focal length)
+/// to `img`, starting from `start`. `None` when the board falls outside the picture or the fit
+/// breaks down.
+pub fn fit(
+    img: &Grey,
+    grid: &RayGrid,
+    board: &Board,
+    start: &CameraFromWorld,
+    focal: Focal,
+) -> Option<BoardFit> {
     let rv = start.rotation.scaled_axis();
     let t = start.translation;
-    let mut p: Params = [rv.x, rv.y, rv.z, t.x, t.y, t.z, 1.2f64.ln(), 1.2f64.ln()];
+    let mut p: Params = [
+        rv.x,
+        rv.y,
+        rv.z,
+        t.x,
+        t.y,
+        t.z,
+        1.2f64.ln(),
+        1.2f64.ln(),
+        0.0,
+    ];
+    let np = if focal == Focal::Free { 9 } else { 8 };
     let mut damping = 1e-3;
-    for _ in 0..60 {
-        let map = PlaneMap::new(&pose_of(&p), board.square_m)?;
+    for _ in 0..80 {
+        let map = PlaneMap::of(&p, board.square_m)?;
         let region = region(grid, &map, board, MARGIN_SQUARES);
         // Too few pixels to fit, or a pose run off to where the board fills the picture.
         if region.len() < 50 || region.len() > grid.xy.len() / 3 {
@@ -400,9 +438,9 @@ pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -
         let (r0, _) = residuals(img, grid, &region, board, &p)?;
         let cost0: f64 = r0.iter().map(|v| v * v).sum();
         let n = r0.len();
-        let mut jac = DMatrix::<f64>::zeros(n, 8);
+        let mut jac = DMatrix::<f64>::zeros(n, np);
         let tn = Vector3::new(p[3], p[4], p[5]).norm();
-        for q in 0..8 {
+        for q in 0..np {
             let eps = match q {
                 0..=2 => 1e-5,
                 3..=5 => 1e-5 * (1.0 + tn),
@@ -422,7 +460,7 @@ pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -
         let mut converged = false;
         for _ in 0..10 {
             let mut a = jtj.clone();
-            for d in 0..8 {
+            for d in 0..np {
                 a[(d, d)] += damping * jtj[(d, d)].max(1e-12);
             }
             let Some(step) = a.lu().solve(&(-&g)) else {
@@ -430,7 +468,7 @@ pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -
                 continue;
             };
             let mut pp = p;
-            for d in 0..8 {
+            for d in 0..np {
                 pp[d] += step[d];
             }
             // Blur stays between a tenth of a pixel and a few pixels.
@@ -454,7 +492,7 @@ pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -
             break;
         }
     }
-    let map = PlaneMap::new(&pose_of(&p), board.square_m)?;
+    let map = PlaneMap::of(&p, board.square_m)?;
     let region = region(grid, &map, board, MARGIN_SQUARES);
     let (r, levels) = residuals(img, grid, &region, board, &p)?;
     let rms = (r.iter().map(|v| v * v).sum::<f64>() / r.len().max(1) as f64).sqrt();
@@ -468,6 +506,7 @@ pub fn fit(img: &Grey, grid: &RayGrid, board: &Board, start: &CameraFromWorld) -
             rms,
             levels,
             pixels: r.len(),
+            focal_scale: p[8].exp(),
         })
 }
 
@@ -489,7 +528,7 @@ pub fn corners(k: &Intrinsics, board: &Board, pose: &CameraFromWorld) -> Vec<Vec
 /// (a picture to check a fit by eye).
 pub fn rendering(img: &Grey, grid: &RayGrid, board: &Board, fit: &BoardFit) -> Option<Grey> {
     let p = fit.params();
-    let map = PlaneMap::new(&fit.pose, board.square_m)?;
+    let map = PlaneMap::of(&p, board.square_m)?;
     let region = region(grid, &map, board, MARGIN_SQUARES);
     let (r, _) = residuals(img, grid, &region, board, &p)?;
     let mut out = img.clone();
@@ -512,7 +551,7 @@ pub fn corner_offsets(
     let p = fit.params();
     let predicted = corners(k, board, &fit.pose);
     let none = vec![None; predicted.len()];
-    let Some(map) = PlaneMap::new(&fit.pose, board.square_m) else {
+    let Some(map) = PlaneMap::of(&p, board.square_m) else {
         return none;
     };
     let area = region(grid, &map, board, MARGIN_SQUARES);
@@ -597,7 +636,7 @@ mod tests {
             rotation: Rotation3::new(Vector3::new(0.01, -0.012, 0.008)) * truth.rotation,
             translation: truth.translation + Vector3::new(0.03, -0.02, 0.05),
         };
-        let f = fit(&img, &grid, &BOARD, &start).expect("fit");
+        let f = fit(&img, &grid, &BOARD, &start, Focal::Known).expect("fit");
         let err = (f.pose.centre() - truth.centre()).norm();
         let angle = (f.pose.rotation * truth.rotation.inverse()).angle();
         // Measured: 4 mm and 0.013 degrees; the renderer's 4x4 box filter adds to the blur

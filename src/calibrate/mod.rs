@@ -15,6 +15,7 @@ pub mod board_fit;
 pub mod checkerboard;
 
 use crate::camera::{CameraFromWorld, Intrinsics, Pixel};
+pub use board_fit::Focal;
 use checkerboard::Grey;
 use nalgebra::{Rotation3, Vector2, Vector3};
 use rayon::prelude::*;
@@ -91,6 +92,9 @@ pub struct CheckerboardPose {
     pub misfit: f64,
     /// Frames averaged.
     pub frames: usize,
+    /// The intrinsics the pose is for: those given, or with the focal length found
+    /// ([`board_fit::Focal::Free`]).
+    pub intrinsics: Intrinsics,
 }
 
 /// Averages up to `max_frames` frames spread through the clip (the board must stay still; the
@@ -477,17 +481,19 @@ pub fn calibrate(
     max_frames: usize,
 ) -> Result<CheckerboardPose, CalibrationError> {
     let (img, frames) = average_frames(clip, max_frames)?;
-    from_average(&img, frames, clip, k, board)
+    from_average(&img, frames, clip, k, board, Focal::Known)
 }
 
 /// [`calibrate`] on frames already averaged (see [`average_frames`]) from `clip`, which
-/// errors name.
+/// errors name; with [`Focal::Free`], `k`'s focal length is only a first guess (see
+/// [`calibrate_image`]).
 pub fn from_average(
     img: &Grey,
     frames: usize,
     clip: &Path,
     k: &Intrinsics,
     board: &Board,
+    focal: Focal,
 ) -> Result<CheckerboardPose, CalibrationError> {
     if (img.width as u32, img.height as u32) != (k.width, k.height) {
         return Err(CalibrationError::Size {
@@ -498,11 +504,12 @@ pub fn from_average(
             want_h: k.height,
         });
     }
-    let mut found = calibrate_image(img, k, board).ok_or_else(|| CalibrationError::NotFound {
-        cols: board.cols,
-        rows: board.rows,
-        path: clip.to_path_buf(),
-    })?;
+    let mut found =
+        calibrate_image(img, k, board, focal).ok_or_else(|| CalibrationError::NotFound {
+            cols: board.cols,
+            rows: board.rows,
+            path: clip.to_path_buf(),
+        })?;
     found.frames = frames;
     Ok(found)
 }
@@ -512,7 +519,17 @@ pub fn from_average(
 /// fitting the board's picture to the image ([`board_fit::fit`]); the best fit wins, its pose
 /// is labelled ([`canonical`]), and each corner is then measured on its own for the
 /// reprojection report.
-pub fn calibrate_image(img: &Grey, k: &Intrinsics, board: &Board) -> Option<CheckerboardPose> {
+///
+/// With [`Focal::Free`] the focal length is fitted too (square pixels, the principal point
+/// and lens distortion as in `k`, which should have none): `k`'s focal length is the first
+/// guess. One view of a flat board fixes the focal length only through its perspective, so a
+/// board seen nearly face-on leaves it loose.
+pub fn calibrate_image(
+    img: &Grey,
+    k: &Intrinsics,
+    board: &Board,
+    focal: Focal,
+) -> Option<CheckerboardPose> {
     // Rows are averaged first: interlaced video (common in broadcast and in older rigs)
     // alternates between two fields row by row, which breaks up small dark squares; the fit
     // models the extra vertical blur like any other.
@@ -534,9 +551,13 @@ pub fn calibrate_image(img: &Grey, k: &Intrinsics, board: &Board) -> Option<Chec
     starts.truncate(MAX_FITS);
     let best = starts
         .par_iter()
-        .filter_map(|s| board_fit::fit(img, &grid, board, s))
+        .filter_map(|s| board_fit::fit(img, &grid, board, s, focal))
         .min_by(|a, b| a.misfit().total_cmp(&b.misfit()))
         .filter(|f| f.misfit() < MAX_MISFIT)?;
+    let mut k = *k;
+    k.fx *= best.focal_scale;
+    k.fy *= best.focal_scale;
+    let k = &k;
     let offsets = board_fit::corner_offsets(img, &grid, k, board, &best);
     let predicted = board_fit::corners(k, board, &best.pose);
     let mut corners: Vec<Option<Vector2<f64>>> = predicted
@@ -559,6 +580,7 @@ pub fn calibrate_image(img: &Grey, k: &Intrinsics, board: &Board) -> Option<Chec
         blur_px: best.blur_px,
         misfit: best.misfit(),
         frames: 1,
+        intrinsics: *k,
     })
 }
 
@@ -644,7 +666,7 @@ pub(crate) mod tests {
         let eye = nalgebra::Point3::new(0.9, -2.2, -1.8);
         let truth = WorldFromCamera::looking_at(eye, centre, -Vector3::z()).inverse();
         let img = render_board(&k, &truth);
-        let found = calibrate_image(&img, &k, &BOARD).expect("board found");
+        let found = calibrate_image(&img, &k, &BOARD, Focal::Known).expect("board found");
         assert_eq!(found.measured, 48);
         // The labelling may be the board's half turn; the camera's height above the board and
         // its distance to the board's centre do not depend on it.
@@ -674,7 +696,7 @@ pub(crate) mod tests {
                 *v *= 0.9;
             }
         }
-        let found = calibrate_image(&img, &k, &BOARD).expect("board found");
+        let found = calibrate_image(&img, &k, &BOARD, Focal::Known).expect("board found");
         let c = found.pose.centre();
         let board_centre = Vector3::new(0.35, 0.25, 0.0);
         let dist = (c.coords - board_centre).norm();
@@ -704,5 +726,30 @@ pub(crate) mod tests {
         assert!((back.translation - pose.translation).norm() < 1e-12);
         assert!((back.rotation * pose.rotation.inverse()).angle() < 1e-12);
         assert!((turned.centre() - pose.centre()).norm() > 1.0);
+    }
+
+    /// Without intrinsics: a lens without distortion, its focal length guessed 10% long, is
+    /// found again from one oblique view of the board, with the pose.
+    #[test]
+    fn finds_the_focal_length_from_an_oblique_board() {
+        let mut k = lens();
+        k.distortion = Distortion::None;
+        let centre = nalgebra::Point3::new(0.35, 0.25, 0.0);
+        let eye = nalgebra::Point3::new(1.6, -2.0, -1.2);
+        let truth = WorldFromCamera::looking_at(eye, centre, -Vector3::z()).inverse();
+        let img = render_board(&k, &truth).blur(0.8);
+        let mut guess = k;
+        guess.fx *= 1.1;
+        guess.fy *= 1.1;
+        let found = calibrate_image(&img, &guess, &BOARD, Focal::Free).expect("board found");
+        let f = found.intrinsics.fx;
+        // Measured: 520.4 px, the height 1 mm off.
+        assert!((f / 520.0 - 1.0).abs() < 0.02, "focal length {f} px");
+        assert!(
+            (found.pose.centre().z + 1.2).abs() < 0.03,
+            "{:?}",
+            found.pose.centre()
+        );
+        assert!(found.rms_px < 0.2, "corner rms {} px", found.rms_px);
     }
 }

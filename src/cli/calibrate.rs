@@ -26,7 +26,9 @@ pub struct CalibrateArgs {
     /// The clip's file name in each folder (default: the first `checkerboard.*`).
     #[arg(long)]
     pub clip: Option<String>,
-    /// The intrinsics file in each folder (default: `intrinsics.xml`, else `config.xml`).
+    /// The intrinsics file in each folder (default: `intrinsics.xml`, else `config.xml`; with
+    /// neither, the focal length is found from the board: square pixels, principal point at
+    /// the centre, no lens distortion).
     #[arg(long)]
     pub intrinsics: Option<String>,
     /// Written into each folder: CameraMatrix, DistortionCoeffs, Rotation (Rodrigues,
@@ -160,6 +162,27 @@ fn xml(
     s
 }
 
+/// Pixels far from square or a principal point far from the centre usually mean intrinsics
+/// calibrated at another resolution; the pose then comes out wrong in scale.
+fn warn_if_foreign(k: &replay360::camera::Intrinsics, path: &Path) {
+    let (off_x, off_y) = (
+        (k.cx / k.width as f64 - 0.5).abs(),
+        (k.cy / k.height as f64 - 0.5).abs(),
+    );
+    if (k.fx / k.fy - 1.0).abs() > 0.1 || off_x > 0.1 || off_y > 0.1 {
+        eprintln!(
+            "warning: the intrinsics look like another resolution's (fx/fy {:.2}, principal \
+             point ({:.0}, {:.0}) in a {}x{} picture); the poses will be off in scale: {}",
+            k.fx / k.fy,
+            k.cx,
+            k.cy,
+            k.width,
+            k.height,
+            path.display()
+        );
+    }
+}
+
 pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
     let board = board_from_args(&a)?;
     let names: Vec<String> = a
@@ -186,35 +209,49 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
                 dir.display()
             )
         })?;
-        let kpath =
-            find_in(dir, a.intrinsics.as_deref(), &["intrinsics", "config"]).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no intrinsics (intrinsics.xml or config.xml; or --intrinsics NAME) in {}",
-                    dir.display()
-                )
-            })?;
-        let fs = FileStorage::load(&kpath)?;
         let (img, frames) = calibrate::average_frames(&clip, a.frames)?;
-        let k = opencv::intrinsics(&fs, &kpath, img.width as u32, img.height as u32)?;
-        // Pixels far from square or a principal point far from the centre usually mean
-        // intrinsics calibrated at another resolution; the pose then comes out wrong in scale.
-        let (off_x, off_y) = (
-            (k.cx / k.width as f64 - 0.5).abs(),
-            (k.cy / k.height as f64 - 0.5).abs(),
-        );
-        if (k.fx / k.fy - 1.0).abs() > 0.1 || off_x > 0.1 || off_y > 0.1 {
-            eprintln!(
-                "warning: the intrinsics look like another resolution's (fx/fy {:.2}, principal \
-                 point ({:.0}, {:.0}) in a {}x{} picture); the poses will be off in scale: {}",
-                k.fx / k.fy,
-                k.cx,
-                k.cy,
-                k.width,
-                k.height,
-                kpath.display()
-            );
-        }
-        let mut found = calibrate::from_average(&img, frames, &clip, &k, &board)?;
+        let (w, h) = (img.width as u32, img.height as u32);
+        // A named intrinsics file must exist; without one, the focal length is found from
+        // the board.
+        let kpath = match &a.intrinsics {
+            Some(n) => {
+                let p = dir.join(n);
+                super::ensure_exists(&p, "the intrinsics file")?;
+                Some(p)
+            }
+            None => find_in(dir, None, &["intrinsics", "config"]),
+        };
+        let (k, focal) = match &kpath {
+            Some(kpath) => {
+                let fs = FileStorage::load(kpath)?;
+                let k = opencv::intrinsics(&fs, kpath, w, h)?;
+                warn_if_foreign(&k, kpath);
+                (k, calibrate::Focal::Known)
+            }
+            None => {
+                eprintln!(
+                    "warning: no intrinsics (intrinsics.xml or config.xml; or --intrinsics NAME): \
+                     finding the focal length from the board, with square pixels, the principal \
+                     point at the centre and no lens distortion: {}",
+                    dir.display()
+                );
+                (
+                    replay360::camera::Intrinsics {
+                        width: w,
+                        height: h,
+                        // A first guess (a 60° horizontal field of view); the fit moves it.
+                        fx: 0.87 * w as f64,
+                        fy: 0.87 * w as f64,
+                        cx: (w as f64 - 1.0) / 2.0,
+                        cy: (h as f64 - 1.0) / 2.0,
+                        distortion: replay360::camera::Distortion::None,
+                    },
+                    calibrate::Focal::Free,
+                )
+            }
+        };
+        let mut found = calibrate::from_average(&img, frames, &clip, &k, &board, focal)?;
+        let k = found.intrinsics;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -237,6 +274,8 @@ pub fn calibrate(a: CalibrateArgs) -> anyhow::Result<()> {
             "frames_averaged": found.frames,
             "blur_px": [found.blur_px.0, found.blur_px.1],
             "board_misfit": found.misfit,
+            "focal_px": k.fx,
+            "focal_estimated": focal == calibrate::Focal::Free,
             "reprojection_rms_px": found.rms_px,
             "reprojection_max_px": found.max_px,
             "centre_m": [c.x, c.y, c.z],
