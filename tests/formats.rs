@@ -1309,6 +1309,62 @@ fn cli_imports_a_colmap_project() {
     }
 }
 
+/// Two lines of the Middlebury dino ring's `dinoSR_par.txt`, under a header announcing two.
+const MIDDLEBURY_PAR: &str = "2
+dinoSR0001.png 3310.400000 0.000000 316.730000 0.000000 3325.500000 200.550000 0.000000 0.000000 1.000000 -0.14396457836077139000 0.96965263281337499000 0.19760617153779569000 -0.90366580603479685000 -0.04743335255026152200 -0.42560419233334673000 -0.40331536459778505000 -0.23984130575212276000 0.88306936201487163000 -0.010415508744 -0.0294278883669 0.673097816109
+dinoSR0002.png 3310.400000 0.000000 316.730000 0.000000 3325.500000 200.550000 0.000000 0.000000 1.000000 -0.23143687262851170000 0.96422332027030622000 0.12926937165558827000 -0.65860811165749811000 -0.05749426020475298400 -0.75028640486482034000 -0.71601208187197274000 -0.25878137856376976000 0.64835049619606955000 -0.0143392676288 -0.0315356332107 0.659314086504
+";
+
+/// `_par.txt` text: good lines parse into world-to-camera poses; each kind of damage is an
+/// error naming the file and the line.
+#[test]
+fn middlebury_par_text_parses_and_damage_names_the_line() {
+    use formats::middlebury::parse;
+    let path = Path::new("dino_par.txt");
+    let (count, views) = parse(MIDDLEBURY_PAR, path).expect("parses");
+    assert_eq!((count, views.len()), (2, 2));
+    assert_eq!(views[1].name, "dinoSR0002.png");
+    assert_eq!(views[1].line, 3);
+    assert!((views[0].k[(0, 0)] - 3310.4).abs() < 1e-9);
+    // A rotation from the file: det +1, orthonormal to the file's precision.
+    let r = views[0].pose.rotation.matrix();
+    assert!((r.determinant() - 1.0).abs() < 1e-6);
+    let second = MIDDLEBURY_PAR.lines().nth(2).expect("line 3");
+    let cases: [(String, &str); 6] = [
+        (String::new(), "empty"),
+        ("two\n".into(), "number of images"),
+        (
+            format!("1\n{}", second.replacen(" 1.000000 ", " 2.000000 ", 1)),
+            "camera matrix",
+        ),
+        (
+            format!("1\n{}", second.replacen("3310.400000", "-3310.400000", 1)),
+            "camera matrix",
+        ),
+        (
+            format!(
+                "1\n{}",
+                second.replacen("-0.23143687262851170000", "0.9", 1)
+            ),
+            "not a rotation",
+        ),
+        (
+            format!("1\n{}", second.replacen("0.659314086504", "NaN", 1)),
+            "NaN",
+        ),
+    ];
+    for (text, needle) in cases {
+        let e = parse(&text, path).expect_err(needle).to_string();
+        assert!(
+            e.contains(needle) && e.contains("dino_par.txt"),
+            "{needle}: {e}"
+        );
+    }
+    let short = format!("1\n{}", &second[..40]);
+    let e = parse(&short, path).expect_err("short line").to_string();
+    assert!(e.contains("line 2") && e.contains("22 fields"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mutated fixtures: what fuzz/ does at length, a few thousand cases deterministically.
 
@@ -1439,6 +1495,13 @@ fn parsers_survive_mutated_fixtures() {
                         let _ = f.lens.intrinsics(W, H, Path::new("t"), "f");
                     }
                 }
+            }),
+        ),
+        (
+            "_par.txt",
+            MIDDLEBURY_PAR.to_owned(),
+            Box::new(|t| {
+                let _ = formats::middlebury::parse(t, Path::new("dino_par.txt"));
             }),
         ),
         (

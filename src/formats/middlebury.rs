@@ -10,6 +10,77 @@ use crate::capture::Segmentation;
 use nalgebra::{Matrix3, Rotation3, Vector3};
 use std::path::Path;
 
+/// One line of a `_par.txt`: an image and its camera.
+#[derive(Debug, Clone)]
+pub struct ParView {
+    /// Line number (1-based), for messages.
+    pub line: usize,
+    /// The image's file name, relative to the `_par.txt`.
+    pub name: String,
+    pub k: Matrix3<f64>,
+    pub pose: CameraFromWorld,
+}
+
+/// Parses the text of a `_par.txt` (`path` names it in messages): the image count its header
+/// announces, and the views.
+pub fn parse(text: &str, path: &Path) -> Result<(usize, Vec<ParView>), ImportError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, first) = lines
+        .next()
+        .ok_or_else(|| ImportError::invalid(path, "the file is empty"))?;
+    let count: usize = first.trim().parse().map_err(|_| {
+        ImportError::invalid(
+            path,
+            format!("line 1: expected the number of images, found {first:?}"),
+        )
+    })?;
+    let mut views = Vec::new();
+    for (i, line) in lines {
+        let bad = |what: String| ImportError::invalid(path, format!("line {}: {what}", i + 1));
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 22 {
+            return Err(bad(format!("expected 22 fields, found {}", f.len())));
+        }
+        let v: Vec<f64> = f[1..]
+            .iter()
+            .map(|x| x.parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(bad("NaN or infinite value".into()));
+        }
+        let k = Matrix3::from_row_slice(&v[0..9]);
+        if !(k[(0, 0)] > 0.0 && k[(1, 1)] > 0.0)
+            || k[(1, 0)] != 0.0
+            || k[(2, 0)] != 0.0
+            || k[(2, 1)] != 0.0
+            || (k[(2, 2)] - 1.0).abs() > 1e-9
+        {
+            return Err(bad(
+                "K is not a camera matrix (positive focal lengths, last row 0 0 1)".into(),
+            ));
+        }
+        let r = Matrix3::from_row_slice(&v[9..18]);
+        let orth = (r.transpose() * r - Matrix3::identity()).abs().max();
+        if orth > 1e-3 || r.determinant() < 0.0 {
+            return Err(bad(format!("R is not a rotation (|RᵀR - I| = {orth:.2e})")));
+        }
+        views.push(ParView {
+            line: i + 1,
+            name: f[0].to_owned(),
+            k,
+            pose: CameraFromWorld {
+                rotation: Rotation3::from_matrix(&r),
+                translation: Vector3::new(v[18], v[19], v[20]),
+            },
+        });
+    }
+    Ok((count, views))
+}
+
 /// Reads a `_par.txt` file; images are looked up beside it. `threshold` is the luma (0..1)
 /// above which a pixel is the object (the Middlebury recipe uses 0.19).
 pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
@@ -18,53 +89,11 @@ pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
         source,
     })?;
     let dir = par.parent().unwrap_or(Path::new("."));
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, first) = lines
-        .next()
-        .ok_or_else(|| ImportError::invalid(par, "the file is empty"))?;
-    let count: usize = first.trim().parse().map_err(|_| {
-        ImportError::invalid(
-            par,
-            format!("line 1: expected the number of images, found {first:?}"),
-        )
-    })?;
+    let (count, views) = parse(&text, par)?;
     let mut cameras = Vec::new();
     let mut warnings = Vec::new();
-    for (i, line) in lines {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 22 {
-            return Err(ImportError::invalid(
-                par,
-                format!("line {}: expected 22 fields, found {}", i + 1, f.len()),
-            ));
-        }
-        let v: Vec<f64> = f[1..]
-            .iter()
-            .map(|x| x.parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|e| ImportError::invalid(par, format!("line {}: {e}", i + 1)))?;
-        if v.iter().any(|x| !x.is_finite()) {
-            return Err(ImportError::invalid(
-                par,
-                format!("line {}: NaN or infinite value", i + 1),
-            ));
-        }
-        let k = Matrix3::from_row_slice(&v[0..9]);
-        let r = Matrix3::from_row_slice(&v[9..18]);
-        let orth = (r.transpose() * r - Matrix3::identity()).abs().max();
-        if orth > 1e-3 || r.determinant() < 0.0 {
-            return Err(ImportError::invalid(
-                par,
-                format!(
-                    "line {}: R is not a rotation (|RᵀR - I| = {orth:.2e})",
-                    i + 1
-                ),
-            ));
-        }
-        let image = dir.join(f[0]);
+    for view in views {
+        let image = dir.join(&view.name);
         let (w, h) = match image::image_dimensions(&image) {
             Ok(d) => d,
             Err(e) => {
@@ -72,10 +101,11 @@ pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
                 continue;
             }
         };
-        let id = Path::new(f[0])
+        let id = Path::new(&view.name)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("view{i}"));
+            .unwrap_or_else(|| format!("view{}", view.line));
+        let k = view.k;
         cameras.push(ImportedCamera::still(
             id,
             image,
@@ -88,10 +118,7 @@ pub fn import(par: &Path, threshold: f64) -> Result<Imported, ImportError> {
                 cy: k[(1, 2)],
                 distortion: Distortion::None,
             },
-            CameraFromWorld {
-                rotation: Rotation3::from_matrix(&r),
-                translation: Vector3::new(v[18], v[19], v[20]),
-            },
+            view.pose,
         ));
     }
     if cameras.len() != count {
