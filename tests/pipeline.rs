@@ -101,14 +101,11 @@ fn sync_recovers_the_true_offsets() {
     let truth = Truth::load(cap).expect("truth");
     let recon = Reconstruction::open(rec).expect("recon");
     // Offsets are drawn in ±0.5 s, so up to 25 frames apart; the estimate must be within
-    // 0.6 frame of the truth on this low-resolution preset (the demo preset gets ~0.1).
-    let mut worst: f64 = 0.0;
-    for s in &recon.manifest.sync {
-        let t = truth.camera(&s.camera).expect("camera in truth");
-        let err = (s.offset_s - t.offset_s).abs() * s.fps;
-        worst = worst.max(err);
-    }
-    assert!(worst < 0.6, "largest sync error {worst:.3} frames");
+    // 0.4 frame of the truth on this low-resolution preset (measured 0.30; the demo preset
+    // gets 0.06).
+    let errors = sync_errors(&truth, &recon);
+    let worst = errors.iter().copied().fold(0.0, f64::max);
+    assert!(worst < 0.4, "largest sync error {worst:.3} frames");
     // Held-out cameras are never read.
     assert!(
         recon
@@ -120,6 +117,60 @@ fn sync_recovers_the_true_offsets() {
     assert_eq!(
         recon.manifest.held_out,
         vec!["held00".to_owned(), "held01".to_owned()]
+    );
+}
+
+/// Each camera's sync error against the truth, in its own frames.
+fn sync_errors(truth: &Truth, recon: &Reconstruction) -> Vec<f64> {
+    recon
+        .manifest
+        .sync
+        .iter()
+        .map(|s| {
+            let t = truth.camera(&s.camera).expect("camera in truth");
+            (s.offset_s - t.offset_s).abs() * s.fps
+        })
+        .collect()
+}
+
+/// The hull refinement of sync beats the centroid estimate it starts from. On this small,
+/// low-resolution capture the mean error drops from 0.18 to 0.14 frame and the worst from 0.50
+/// to 0.30; on the 1280x720 demo captures (seeds 7 and 3) the mean goes from 0.06 to 0.02-0.03
+/// and the worst from 0.13 to 0.06-0.09.
+#[test]
+fn hull_refinement_improves_sync() {
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let refined = sync_errors(&truth, &Reconstruction::open(rec).expect("recon"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("recon");
+    let opts = ReconstructOptions {
+        sync_refine: false,
+        stride: 8,
+        ..Default::default()
+    };
+    reconstruct(cap, &plain, &opts).expect("reconstruct");
+    let centroid = sync_errors(&truth, &Reconstruction::open(&plain).expect("recon"));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "sync error: centroid mean {:.3} max {:.3}; refined mean {:.3} max {:.3}",
+        mean(&centroid),
+        max(&centroid),
+        mean(&refined),
+        max(&refined)
+    );
+    assert!(
+        mean(&refined) < 0.85 * mean(&centroid),
+        "mean: refined {:.3} vs centroid {:.3} frames",
+        mean(&refined),
+        mean(&centroid)
+    );
+    assert!(
+        max(&refined) < 0.75 * max(&centroid),
+        "worst: refined {:.3} vs centroid {:.3} frames",
+        max(&refined),
+        max(&centroid)
     );
 }
 

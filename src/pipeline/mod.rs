@@ -64,6 +64,8 @@ pub struct ReconstructOptions {
     /// fattens a few-camera hull more than it saves: on the Utrecht rig, 1 px lowers the
     /// hull's reprojection IoU from 0.87–0.95 to 0.83–0.87.)
     pub matte_slack: Option<u32>,
+    /// Refine the estimated offsets by hull consistency ([`refine_offsets`]).
+    pub sync_refine: bool,
 }
 
 impl Default for ReconstructOptions {
@@ -75,6 +77,7 @@ impl Default for ReconstructOptions {
             stride: 1,
             background_samples: 21,
             matte_slack: None,
+            sync_refine: true,
         }
     }
 }
@@ -174,9 +177,15 @@ impl CameraSilhouettes {
     /// timestamps, so a camera that dropped frames is not shifted after the gap; inside a gap
     /// longer than two frames the camera has nothing close enough in time and sits out.
     fn at(&self, t: f64) -> Option<(&Silhouette, (f64, f64))> {
+        self.at_with(t, self.offset)
+    }
+
+    /// [`Self::at`] as if the camera started at `offset`.
+    fn at_with(&self, t: f64, offset: f64) -> Option<(&Silhouette, (f64, f64))> {
         let n = self.frames.len();
-        let local = t - self.offset;
-        if n == 0 || !self.covers(t) {
+        let local = t - offset;
+        let (a, b) = self.span();
+        if n == 0 || !(a..=b).contains(&local) {
             return None;
         }
         // The last frame at or before `local` (or the first frame).
@@ -553,7 +562,6 @@ pub fn reconstruct(
     let need = ((cams.len() as f64 * 0.75).ceil() as usize)
         .max(2)
         .min(cams.len());
-    let covers = |i: usize, t: f64| cameras[i].covers(t);
     // A camera whose file is clearly shorter than the others' (a recorder that died, a
     // truncated file) is used only where it has frames; say so, since the later instants see
     // the athlete from fewer views. (Different start offsets are normal and not reported.)
@@ -573,23 +581,6 @@ pub fn reconstruct(
             );
         }
     }
-    // The reference camera's nominal frame grid (its dropped frames are still instants).
-    let grid = cameras[0]
-        .times
-        .last()
-        .map_or(1, |&t| (t * fps).round().max(0.0) as u64 + 1);
-    let times: Vec<f64> = (0..grid)
-        .step_by(opts.stride.max(1))
-        .map(|k| k as f64 / fps)
-        .filter(|&t| (0..cams.len()).filter(|&i| covers(i, t)).count() >= need)
-        .collect();
-    if times.is_empty() {
-        return Err(PipelineError::NoCoverage {
-            need,
-            have: cams.len(),
-        });
-    }
-
     // Carving volume and voxel size.
     let (vmin, vmax) = match capture.manifest.volume {
         Some(v) => (v.min(), v.max()),
@@ -619,6 +610,36 @@ pub fn reconstruct(
     });
     let mut params = CarveParams::new(vmin, vmax, leaf, cams.len());
     params.matte_slack = opts.matte_slack.unwrap_or(0);
+
+    // Sync refined by the hull: each camera's offset nudged to where the other cameras' hull
+    // explains its silhouettes best.
+    if !given_offsets && opts.sync_refine {
+        let t_refine = Instant::now();
+        refine_offsets(&cams, &mut cameras, &params);
+        sync_s += t_refine.elapsed().as_secs_f64();
+    }
+    let sync_result = sync::SyncResult {
+        offsets: cameras.iter().map(|c| c.offset).collect(),
+        residual_px: sync_result.residual_px,
+    };
+
+    let covers = |i: usize, t: f64| cameras[i].covers(t);
+    // The reference camera's nominal frame grid (its dropped frames are still instants).
+    let grid = cameras[0]
+        .times
+        .last()
+        .map_or(1, |&t| (t * fps).round().max(0.0) as u64 + 1);
+    let times: Vec<f64> = (0..grid)
+        .step_by(opts.stride.max(1))
+        .map(|k| k as f64 / fps)
+        .filter(|&t| (0..cams.len()).filter(|&i| covers(i, t)).count() >= need)
+        .collect();
+    if times.is_empty() {
+        return Err(PipelineError::NoCoverage {
+            need,
+            have: cams.len(),
+        });
+    }
 
     // Reconstruct each instant from the stored silhouettes.
     let progress = crate::util::progress::bar(times.len() as u64, "reconstructing");
@@ -733,6 +754,215 @@ pub fn reconstruct(
         voxel_size: leaf,
         timings,
     })
+}
+
+/// Instants the sync refinement looks at, at most.
+const REFINE_INSTANTS: usize = 12;
+
+/// Rounds of sync refinement.
+const REFINE_ROUNDS: usize = 3;
+
+/// Refines every camera's offset but the reference's by hull consistency. At a dozen instants
+/// spread over the clip (where at least three quarters of the cameras see the athlete), the
+/// hull carved from all the other cameras is projected into the camera and compared (IoU) with
+/// its silhouette as it would be at offsets a few tenths of a frame either way; the offset where
+/// the summed IoU peaks (a parabola through the best three) wins. Unlike the centroid's
+/// epipolar lines this compares whole shapes, which the athlete's changing pose does not bias.
+/// Three rounds (steps of a tenth of a frame, then a twentieth), each camera against the
+/// others' current offsets.
+fn refine_offsets(cams: &[CaptureCamera], cameras: &mut [CameraSilhouettes], params: &CarveParams) {
+    let n = cams.len();
+    if n < 4 {
+        return;
+    }
+    let fps = cams[0].fps;
+    let last = cameras[0].times.last().copied().unwrap_or(0.0);
+    let all: Vec<f64> = (0..=(last * fps).round() as i64)
+        .map(|k| k as f64 / fps)
+        .filter(|&t| cameras.iter().filter(|c| c.at(t).is_some()).count() * 4 >= n * 3)
+        .collect();
+    if all.len() < 3 {
+        return;
+    }
+    let pick: Vec<f64> = (0..REFINE_INSTANTS.min(all.len()))
+        .map(|i| all[i * (all.len() - 1) / (REFINE_INSTANTS.min(all.len()) - 1).max(1)])
+        .collect();
+    let mut coarse = *params;
+    coarse.leaf = params.leaf * 1.5;
+    coarse.levels = params.levels.saturating_sub(1).max(1);
+    coarse.volume_max = coarse.volume_min
+        + (params.volume_max - params.volume_min).map(|e| e.max(coarse.leaf * 2.0));
+    for round in 0..REFINE_ROUNDS {
+        // Tenths of a frame first, then twentieths.
+        let unit = if round == 0 { 0.1 } else { 0.05 };
+        let steps: [f64; 7] = [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0].map(|k| k * unit);
+        let current: Vec<f64> = cameras.iter().map(|c| c.offset).collect();
+        let cams_ref = &*cameras;
+        let deltas: Vec<f64> = (1..n)
+            .into_par_iter()
+            .map(|b| {
+                let step = 1.0 / cams[b].fps;
+                let mut score = [0.0f64; 7];
+                for &t in &pick {
+                    let views: Vec<View> = (0..n)
+                        .filter(|&i| i != b)
+                        .filter_map(|i| {
+                            cams_ref[i].at(t).map(|(silhouette, shift)| View {
+                                camera: &cams[i].camera,
+                                silhouette,
+                                shift,
+                            })
+                        })
+                        .collect();
+                    let mut p = coarse;
+                    p.min_views = ((views.len() as f64 * 0.6).ceil() as usize)
+                        .clamp(2.min(views.len()), views.len().max(1));
+                    let occ = crate::reconstruct::hull::carve(&views, &p);
+                    let mask = HullMask::new(&occ, &cams[b].camera);
+                    // An instant counts only where every trial offset has a silhouette, so
+                    // that all trials are summed over the same instants.
+                    let trial: Option<Vec<f64>> = steps
+                        .iter()
+                        .map(|d| {
+                            cams_ref[b]
+                                .at_with(t, current[b] + d * step)
+                                .map(|(sil, shift)| mask.iou(&sil.matte, shift))
+                        })
+                        .collect();
+                    for (total, v) in score.iter_mut().zip(trial.into_iter().flatten()) {
+                        *total += v;
+                    }
+                }
+                let (best, _) = score
+                    .iter()
+                    .enumerate()
+                    .fold((3, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+                let mut d = steps[best];
+                if best > 0 && best < steps.len() - 1 {
+                    let (l, c, r) = (score[best - 1], score[best], score[best + 1]);
+                    let den = l - 2.0 * c + r;
+                    if den < 0.0 {
+                        d += unit * (0.5 * (l - r) / den).clamp(-0.5, 0.5);
+                    }
+                }
+                d * step
+            })
+            .collect();
+        for (b, d) in (1..n).zip(deltas) {
+            tracing::debug!("sync refine: {} {:+.4} frame", cams[b].id, d * cams[b].fps);
+            cameras[b].offset += d;
+        }
+    }
+}
+
+/// A hull projected into one camera: occupied voxels as discs.
+struct HullMask {
+    x0: i64,
+    y0: i64,
+    w: usize,
+    h: usize,
+    bits: Vec<bool>,
+}
+
+impl HullMask {
+    fn new(occ: &crate::reconstruct::hull::Occupancy, cam: &crate::camera::Camera) -> Self {
+        let mut pts = Vec::new();
+        for k in 0..occ.dims[2] {
+            for j in 0..occ.dims[1] {
+                for i in 0..occ.dims[0] {
+                    if occ.cells[occ.index(i, j, k)] == 0 {
+                        continue;
+                    }
+                    if let Some((px, d)) = cam.project_with_depth(&occ.centre(i, j, k))
+                        && d > 0.1
+                    {
+                        let r = 0.6 * occ.leaf * cam.intrinsics.fx / d;
+                        pts.push((px.x, px.y, r));
+                    }
+                }
+            }
+        }
+        if pts.is_empty() {
+            return Self {
+                x0: 0,
+                y0: 0,
+                w: 0,
+                h: 0,
+                bits: Vec::new(),
+            };
+        }
+        let (mut a, mut b, mut c, mut d) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for &(x, y, r) in &pts {
+            a = a.min(x - r);
+            b = b.min(y - r);
+            c = c.max(x + r);
+            d = d.max(y + r);
+        }
+        let (x0, y0) = (a.floor() as i64 - 1, b.floor() as i64 - 1);
+        let (w, h) = (
+            (c.ceil() as i64 - x0 + 2) as usize,
+            (d.ceil() as i64 - y0 + 2) as usize,
+        );
+        let mut bits = vec![false; w * h];
+        for &(x, y, r) in &pts {
+            let (xa, xb) = ((x - r).ceil() as i64, (x + r).floor() as i64);
+            let (ya, yb) = ((y - r).ceil() as i64, (y + r).floor() as i64);
+            for yy in ya..=yb {
+                for xx in xa..=xb {
+                    let (dx, dy) = (xx as f64 - x, yy as f64 - y);
+                    if dx * dx + dy * dy <= r * r {
+                        bits[(yy - y0) as usize * w + (xx - x0) as usize] = true;
+                    }
+                }
+            }
+        }
+        Self { x0, y0, w, h, bits }
+    }
+
+    /// IoU with `matte` seen at the instant (a point at `p` is at `p - shift` in the matte),
+    /// interpolated between whole-pixel shifts so that it moves smoothly with the shift.
+    fn iou(&self, matte: &crate::segment::Matte, shift: (f64, f64)) -> f64 {
+        let (fx, fy) = (shift.0.floor(), shift.1.floor());
+        let (ax, ay) = (shift.0 - fx, shift.1 - fy);
+        let (ix, iy) = (fx as i64, fy as i64);
+        (1.0 - ax) * (1.0 - ay) * self.iou_at(matte, ix, iy)
+            + ax * (1.0 - ay) * self.iou_at(matte, ix + 1, iy)
+            + (1.0 - ax) * ay * self.iou_at(matte, ix, iy + 1)
+            + ax * ay * self.iou_at(matte, ix + 1, iy + 1)
+    }
+
+    fn iou_at(&self, matte: &crate::segment::Matte, sx: i64, sy: i64) -> f64 {
+        let r = matte.roi;
+        // Union box in instant coordinates.
+        let xa = self.x0.min(r.x0 as i64 + sx);
+        let ya = self.y0.min(r.y0 as i64 + sy);
+        let xb = (self.x0 + self.w as i64).max(r.x1 as i64 + sx);
+        let yb = (self.y0 + self.h as i64).max(r.y1 as i64 + sy);
+        let (mut inter, mut union) = (0u64, 0u64);
+        for y in ya..yb {
+            for x in xa..xb {
+                let hx = x - self.x0;
+                let hy = y - self.y0;
+                let hull = hx >= 0
+                    && hy >= 0
+                    && (hx as usize) < self.w
+                    && (hy as usize) < self.h
+                    && self.bits[hy as usize * self.w + hx as usize];
+                let m = matte.get(x - sx, y - sy);
+                if hull && m {
+                    inter += 1;
+                }
+                if hull || m {
+                    union += 1;
+                }
+            }
+        }
+        if union == 0 {
+            0.0
+        } else {
+            inter as f64 / union as f64
+        }
+    }
 }
 
 /// Bakes the venue model into `root/venue/`.
