@@ -516,7 +516,8 @@ fn golden(still: &Path, name: &str) {
 /// A rig rarely records one format: here the tiny capture's cameras are rewritten as Matroska
 /// (H.264), AVI (MPEG-4 Part 2, tagged XVID), MXF (MPEG-2), a QuickTime file at half the
 /// resolution (intrinsics scaled in the manifest) and an MP4 at half the frame rate. The capture
-/// reconstructs with every camera, and sync still finds each rewritten camera's offset.
+/// reconstructs with every camera, sync still finds each rewritten camera's offset, and the
+/// athlete in the held-out views is nearly as good as from the intact capture.
 #[test]
 fn mixed_containers_rates_and_sizes_reconstruct() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -611,8 +612,10 @@ fn mixed_containers_rates_and_sizes_reconstruct() {
         eprintln!("{cam}: sync error {err:.3} frames");
         assert!(err < 0.5, "{cam}: sync error {err:.2} frames");
     }
-    let psnr = eval["psnr_db"].as_f64().expect("psnr");
-    eprintln!("held-out PSNR {psnr:.2} dB");
-    // The same capture intact scores 18.3 dB; rewritten, 18.1.
-    assert!(psnr > 17.0, "held-out PSNR {psnr:.2} dB");
+    // The athlete in the held-out views: 19.3 dB here, 19.7 for the same capture intact. (The
+    // full frame is dominated by the venue proxy, whose texture near a held-out camera can
+    // change by several dB with centimetres of change in the athlete's contacts.)
+    let psnr = eval["psnr_athlete_db"].as_f64().expect("psnr");
+    eprintln!("held-out athlete PSNR {psnr:.2} dB");
+    assert!(psnr > 18.5, "held-out athlete PSNR {psnr:.2} dB");
 }
