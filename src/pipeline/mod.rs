@@ -661,8 +661,7 @@ pub fn reconstruct(
             })
             .collect();
         let mut p = params;
-        p.min_views = ((views.len() as f64 * 0.6).ceil() as usize)
-            .clamp(2.min(views.len()), views.len().max(1));
+        p.min_views = min_views(views.len());
         let result = reconstruct_instant(&views, &p);
         drop(views);
         let file = PathBuf::from("frames").join(format!("{index:06}.ply"));
@@ -756,6 +755,12 @@ pub fn reconstruct(
     })
 }
 
+/// Cameras that must see a cell for it to be inside the capture zone, of `views` at an
+/// instant: three fifths of them (at least two, at most all).
+fn min_views(views: usize) -> usize {
+    ((views as f64 * 0.6).ceil() as usize).clamp(2.min(views), views.max(1))
+}
+
 /// Instants the sync refinement looks at, at most.
 const REFINE_INSTANTS: usize = 12;
 
@@ -815,8 +820,7 @@ fn refine_offsets(cams: &[CaptureCamera], cameras: &mut [CameraSilhouettes], par
                         })
                         .collect();
                     let mut p = coarse;
-                    p.min_views = ((views.len() as f64 * 0.6).ceil() as usize)
-                        .clamp(2.min(views.len()), views.len().max(1));
+                    p.min_views = min_views(views.len());
                     let occ = crate::reconstruct::hull::carve(&views, &p);
                     let mask = HullMask::new(&occ, &cams[b].camera);
                     // An instant counts only where every trial offset has a silhouette, so
