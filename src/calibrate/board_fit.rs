@@ -511,7 +511,7 @@ pub fn fit(
 }
 
 /// Where `pose` puts the board's inner corners in the image (row-major, like
-/// [`super::checkerboard::Detection`]).
+/// [`Board::points`]).
 pub fn corners(k: &Intrinsics, board: &Board, pose: &CameraFromWorld) -> Vec<Vector2<f64>> {
     board
         .points()

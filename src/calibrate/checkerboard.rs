@@ -218,7 +218,7 @@ pub fn saddles(img: &Grey) -> Vec<Saddle> {
 /// Lattice position to the index of the point there.
 pub type Lattice = HashMap<(i32, i32), usize>;
 
-pub fn grow(pts: &[Vector2<f64>], seed: usize, u: Vector2<f64>, v: Vector2<f64>) -> Lattice {
+fn grow(pts: &[Vector2<f64>], seed: usize, u: Vector2<f64>, v: Vector2<f64>) -> Lattice {
     let mut grid: Lattice = HashMap::new();
     let mut used = vec![false; pts.len()];
     grid.insert((0, 0), seed);
@@ -333,7 +333,7 @@ pub fn homography(src: &[Vector2<f64>], dst: &[Vector2<f64>]) -> Option<Matrix3<
     h.iter().all(|v| v.is_finite()).then_some(h)
 }
 
-pub fn apply(h: &Matrix3<f64>, p: &Vector2<f64>) -> Vector2<f64> {
+fn apply(h: &Matrix3<f64>, p: &Vector2<f64>) -> Vector2<f64> {
     let q = h * Vector3::new(p.x, p.y, 1.0);
     Vector2::new(q.x / q.z, q.y / q.z)
 }

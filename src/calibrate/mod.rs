@@ -1,15 +1,17 @@
-//! Extrinsic calibration from a checkerboard: find the board's inner corners in a camera's
-//! checkerboard clip ([`checkerboard`]), then the camera pose that projects the board's corners
-//! (world: the board, origin at an inner corner, X along the `cols` corners, Y along the
-//! `rows`, Z = X × Y; metres) onto them, through the camera's known intrinsics and lens
-//! distortion: a homography for the first guess, then Gauss-Newton on the reprojection error.
+//! Extrinsic calibration from a checkerboard (world: the board, origin at an inner corner, X
+//! along the `cols` corners, Y along the `rows`, Z = X × Y; metres): rough poses from lattices
+//! of saddle points or dark squares found in the clip ([`checkerboard`]), matched to the board
+//! and solved through the camera's intrinsics and lens distortion (a homography for the first
+//! guess, then Gauss-Newton on the reprojection error), then refined by fitting the board's
+//! picture to the frames ([`board_fit`]), which also measures each corner for the report.
 //!
 //! A board with an odd number of squares each way looks the same turned by 180°; the
 //! labelling puts Z pointing away from the camera (into the floor when the board lies on
 //! it) and the origin at whichever of the two candidate corners appears nearer the image's
 //! top-left. Cameras that see the board from opposite sides can therefore disagree by that
-//! half turn: check the rig picture (`replay360 inspect`), or use a board with an even number
-//! of squares along one side.
+//! half turn: check the rig picture (`replay360 inspect`) and turn a camera's labelling with
+//! [`half_turn`] (`calibrate --turn`), or use a board with an even number of squares along one
+//! side.
 
 pub mod board_fit;
 pub mod checkerboard;
@@ -61,7 +63,7 @@ pub struct Board {
 }
 
 impl Board {
-    /// Corner `(i, j)` in board coordinates (m), row-major like [`checkerboard::Detection`].
+    /// Corner `(i, j)` in board coordinates (m), row-major: `points[j * cols + i]`.
     pub fn points(&self) -> Vec<Vector3<f64>> {
         (0..self.rows)
             .flat_map(|j| {
