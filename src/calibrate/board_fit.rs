@@ -18,6 +18,7 @@
 use super::Board;
 use super::checkerboard::Grey;
 use crate::camera::{CameraFromWorld, Intrinsics, Pixel};
+use crate::util::images::blur_clamped;
 use nalgebra::{DMatrix, DVector, Matrix3, Rotation3, Vector2, Vector3};
 
 /// White margin around the squares that the fit may assume (in squares).
@@ -119,40 +120,6 @@ fn phi(x: f64) -> f64 {
 /// Blur (px) of the nearly sharp rendering that the image-space blur is applied to.
 const SHARP_PX: f64 = 0.4;
 
-/// Separable Gaussian blur of a `w x h` patch (edges clamped).
-fn blur(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f64> {
-    let kernel = |s: f64| -> Vec<f64> {
-        let r = (3.0 * s).ceil() as isize;
-        let k: Vec<f64> = (-r..=r)
-            .map(|i| (-((i * i) as f64) / (2.0 * s * s)).exp())
-            .collect();
-        let sum: f64 = k.iter().sum();
-        k.into_iter().map(|v| v / sum).collect()
-    };
-    let pass = |src: &[f64], k: &[f64], along_x: bool| -> Vec<f64> {
-        let r = (k.len() / 2) as isize;
-        let mut out = vec![0.0; w * h];
-        for y in 0..h as isize {
-            for x in 0..w as isize {
-                let mut acc = 0.0;
-                for (t, kv) in k.iter().enumerate() {
-                    let d = t as isize - r;
-                    let (xx, yy) = if along_x {
-                        ((x + d).clamp(0, w as isize - 1), y)
-                    } else {
-                        (x, (y + d).clamp(0, h as isize - 1))
-                    };
-                    acc += kv * src[yy as usize * w + xx as usize];
-                }
-                out[y as usize * w + x as usize] = acc;
-            }
-        }
-        out
-    };
-    let tmp = pass(data, &kernel(sx), true);
-    pass(&tmp, &kernel(sy), false)
-}
-
 /// Parameters: rotation vector, translation (m), ln σx, ln σy, ln of the focal length's
 /// multiple.
 type Params = [f64; 9];
@@ -249,6 +216,23 @@ fn sample(grid: &RayGrid, map: &PlaneMap, i: usize) -> Option<Sample> {
     })
 }
 
+/// How much of a blurred (σ in board units) point at `x` falls in the even and in the odd
+/// columns (or rows) of squares, which run from -1 to `inner - 1`.
+fn parity_sums(x: f64, sigma: f64, inner: usize) -> (f64, f64) {
+    let reach = (3.0 * sigma).ceil() as i64 + 1;
+    let at = x.floor() as i64;
+    let (mut even, mut odd) = (0.0, 0.0);
+    for a in (at - reach).max(-1)..=(at + reach).min(inner as i64 - 1) {
+        let w = phi((x - a as f64) / sigma) - phi((x - a as f64 - 1.0) / sigma);
+        if a.rem_euclid(2) == 0 {
+            even += w
+        } else {
+            odd += w
+        }
+    }
+    (even, odd)
+}
+
 /// The blurred even-parity and odd-parity square coverage at one sample.
 fn coverage(s: &Sample, board: &Board, sigma: (f64, f64)) -> (f64, f64) {
     // Blur along each family's normal, in board units.
@@ -258,31 +242,8 @@ fn coverage(s: &Sample, board: &Board, sigma: (f64, f64)) -> (f64, f64) {
     let sv = ((sigma.0 * s.dv.0).powi(2) + (sigma.1 * s.dv.1).powi(2))
         .sqrt()
         .max(1e-6);
-    let reach_u = (3.0 * su).ceil() as i64 + 1;
-    let reach_v = (3.0 * sv).ceil() as i64 + 1;
-    let (ua, va) = (s.u.floor() as i64, s.v.floor() as i64);
-    let a_lo = (ua - reach_u).max(-1);
-    let a_hi = (ua + reach_u).min(board.cols as i64 - 1);
-    let b_lo = (va - reach_v).max(-1);
-    let b_hi = (va + reach_v).min(board.rows as i64 - 1);
-    let (mut ue, mut uo) = (0.0, 0.0);
-    for a in a_lo..=a_hi {
-        let wa = phi((s.u - a as f64) / su) - phi((s.u - a as f64 - 1.0) / su);
-        if a.rem_euclid(2) == 0 {
-            ue += wa
-        } else {
-            uo += wa
-        }
-    }
-    let (mut ve, mut vo) = (0.0, 0.0);
-    for b in b_lo..=b_hi {
-        let wb = phi((s.v - b as f64) / sv) - phi((s.v - b as f64 - 1.0) / sv);
-        if b.rem_euclid(2) == 0 {
-            ve += wb
-        } else {
-            vo += wb
-        }
-    }
+    let (ue, uo) = parity_sums(s.u, su, board.cols);
+    let (ve, vo) = parity_sums(s.v, sv, board.rows);
     // Square (a, b) is even when a + b is.
     (ue * ve + uo * vo, ue * vo + uo * ve)
 }
@@ -340,8 +301,8 @@ impl Rendered {
             y0,
             width: pw,
             height: ph,
-            even: blur(&even, pw, ph, bx, by),
-            odd: blur(&odd, pw, ph, bx, by),
+            even: blur_clamped(&even, pw, ph, bx, by),
+            odd: blur_clamped(&odd, pw, ph, bx, by),
         })
     }
 

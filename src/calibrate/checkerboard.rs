@@ -83,34 +83,16 @@ impl Grey {
         out
     }
 
+    /// Gaussian blur, edges clamped.
     pub fn blur(&self, sigma: f64) -> Self {
-        let r = (3.0 * sigma).ceil() as isize;
-        let k: Vec<f32> = (-r..=r)
-            .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp() as f32)
-            .collect();
-        let sum: f32 = k.iter().sum();
-        let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
-        let mut tmp = Self::new(self.width, self.height);
-        for y in 0..self.height as isize {
-            for x in 0..self.width as isize {
-                let mut acc = 0.0;
-                for (j, w) in k.iter().enumerate() {
-                    acc += w * self.at(x + j as isize - r, y);
-                }
-                tmp.data[y as usize * self.width + x as usize] = acc;
-            }
+        let data: Vec<f64> = self.data.iter().map(|&v| v as f64).collect();
+        let blurred =
+            crate::util::images::blur_clamped(&data, self.width, self.height, sigma, sigma);
+        Self {
+            width: self.width,
+            height: self.height,
+            data: blurred.into_iter().map(|v| v as f32).collect(),
         }
-        let mut out = Self::new(self.width, self.height);
-        for y in 0..self.height as isize {
-            for x in 0..self.width as isize {
-                let mut acc = 0.0;
-                for (j, w) in k.iter().enumerate() {
-                    acc += w * tmp.at(x, y + j as isize - r);
-                }
-                out.data[y as usize * self.width + x as usize] = acc;
-            }
-        }
-        out
     }
 }
 

@@ -351,9 +351,13 @@ fn lattice_starts(
             2,
         ),
     };
-    // Placements: (row of steps, origin, points on the board). A lattice may run past the
-    // board (saddles along its outer edge), so the placements kept are those that put nearly
-    // as many points on the board as the best.
+    // Placements: (lattice mapped onto the board's steps, origin, points on the board). A
+    // lattice may run past the board (saddles along its outer edge), so the placements kept
+    // are those that put nearly as many points on the board as the best.
+    let on_board = |(a, b): (i32, i32), (a0, b0): (i32, i32)| {
+        (lo..=hi_a).contains(&(a + a0)) && (lo..=hi_b).contains(&(b + b0))
+    };
+    let mut maps: Vec<Vec<(i32, i32)>> = Vec::new();
     let mut placements = Vec::new();
     for &su in steps {
         for &sv in steps {
@@ -372,37 +376,31 @@ fn lattice_starts(
                 .fold((i32::MAX, i32::MIN), |(l, h), c| (l.min(c.1), h.max(c.1)));
             for a0 in lo - amax..=hi_a - amin {
                 for b0 in lo - bmin..=hi_b - bmax {
-                    let on_board = |&(a, b): &(i32, i32)| {
-                        (lo..=hi_a).contains(&(a + a0)) && (lo..=hi_b).contains(&(b + b0))
-                    };
-                    let n = mapped.iter().filter(|c| on_board(c)).count();
+                    let n = mapped.iter().filter(|&&c| on_board(c, (a0, b0))).count();
                     if n >= 8 {
-                        placements.push((su, sv, a0, b0, n));
+                        placements.push((maps.len(), (a0, b0), n));
                     }
                 }
             }
+            maps.push(mapped);
         }
     }
-    let most = placements.iter().map(|p| p.4).max().unwrap_or(0);
+    let most = placements.iter().map(|p| p.2).max().unwrap_or(0);
     let mut found: Vec<(f64, CameraFromWorld)> = Vec::new();
-    for &(su, sv, a0, b0, n) in &placements {
+    for &(m, origin, n) in &placements {
         if n * 10 < most * 9 {
             continue;
         }
-        let mapped: Vec<(i32, i32)> = cells
-            .iter()
-            .map(|&((i, j), _)| (i * su.0 + j * sv.0, i * su.1 + j * sv.1))
-            .collect();
-        let on_board = |&(a, b): &(i32, i32)| {
-            (lo..=hi_a).contains(&(a + a0)) && (lo..=hi_b).contains(&(b + b0))
-        };
-        let (world, image): (Vec<Vector3<f64>>, Vec<Vector2<f64>>) = mapped
+        let (world, image): (Vec<Vector3<f64>>, Vec<Vector2<f64>>) = maps[m]
             .iter()
             .zip(&cells)
-            .filter(|(c, _)| on_board(c))
+            .filter(|&(&c, _)| on_board(c, origin))
             .map(|(&(a, b), cell)| {
-                let w = Vector3::new((a + a0) as f64 + offset, (b + b0) as f64 + offset, 0.0)
-                    * board.square_m;
+                let w = Vector3::new(
+                    (a + origin.0) as f64 + offset,
+                    (b + origin.1) as f64 + offset,
+                    0.0,
+                ) * board.square_m;
                 (w, cell.1)
             })
             .unzip();
@@ -541,8 +539,9 @@ pub fn calibrate_image(
     for s in board_starts(img, k, board) {
         // Starts a few centimetres and a degree apart (a pose and its half turn, the same
         // lattice found twice) converge to the same fit.
+        let b = canonical(&s, k, board).0;
         let near = |t: &CameraFromWorld| {
-            let (a, b) = (canonical(t, k, board).0, canonical(&s, k, board).0);
+            let a = canonical(t, k, board).0;
             (a.centre() - b.centre()).norm() < 0.05
                 && (a.rotation * b.rotation.inverse()).angle() < 1f64.to_radians()
         };
@@ -658,6 +657,21 @@ pub(crate) mod tests {
         img
     }
 
+    /// The camera's height above the board and its distance to the board's centre are those of
+    /// `eye` within `tol` (m); neither depends on which half turn labels the board.
+    fn assert_camera_at(
+        pose: &CameraFromWorld,
+        eye: nalgebra::Point3<f64>,
+        board_centre: nalgebra::Point3<f64>,
+        tol: f64,
+    ) {
+        let c = pose.centre();
+        let dist = (c - board_centre).norm();
+        let true_dist = (eye - board_centre).norm();
+        assert!((c.z - eye.z).abs() < tol, "height {} vs {}", c.z, eye.z);
+        assert!((dist - true_dist).abs() < tol, "{dist} vs {true_dist}");
+    }
+
     /// Renders a board (with a white margin) seen by `pose` and finds it again: a sharp,
     /// progressive picture, where the saddle lattice gives the start.
     #[test]
@@ -670,14 +684,7 @@ pub(crate) mod tests {
         let img = render_board(&k, &truth);
         let found = calibrate_image(&img, &k, &BOARD, Focal::Known).expect("board found");
         assert_eq!(found.measured, 48);
-        // The labelling may be the board's half turn; the camera's height above the board and
-        // its distance to the board's centre do not depend on it.
-        let c = found.pose.centre();
-        let board_centre = Vector3::new(0.35, 0.25, 0.0);
-        let dist = (c.coords - board_centre).norm();
-        let true_dist = (eye.coords - board_centre).norm();
-        assert!((c.z + 1.8).abs() < 0.005, "height {}", c.z);
-        assert!((dist - true_dist).abs() < 0.005, "{dist} vs {true_dist}");
+        assert_camera_at(&found.pose, eye, centre, 0.005);
         // Corners measured one by one agree with the fitted pose to a small fraction of a
         // pixel on a clean picture.
         assert!(found.rms_px < 0.1, "corner rms {} px", found.rms_px);
@@ -699,12 +706,7 @@ pub(crate) mod tests {
             }
         }
         let found = calibrate_image(&img, &k, &BOARD, Focal::Known).expect("board found");
-        let c = found.pose.centre();
-        let board_centre = Vector3::new(0.35, 0.25, 0.0);
-        let dist = (c.coords - board_centre).norm();
-        let true_dist = (eye.coords - board_centre).norm();
-        assert!((c.z + 1.4).abs() < 0.02, "height {}", c.z);
-        assert!((dist - true_dist).abs() < 0.02, "{dist} vs {true_dist}");
+        assert_camera_at(&found.pose, eye, centre, 0.02);
         assert!(found.measured >= 40, "{} corners measured", found.measured);
     }
 

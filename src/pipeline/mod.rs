@@ -649,17 +649,7 @@ pub fn reconstruct(
     for (index, &t) in times.iter().enumerate() {
         check_interrupt()?;
         let t1 = Instant::now();
-        let views: Vec<View> = cameras
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                c.at(t).map(|(silhouette, shift)| View {
-                    camera: &cams[i].camera,
-                    silhouette,
-                    shift,
-                })
-            })
-            .collect();
+        let views = views_at(&cams, &cameras, t, None);
         let mut p = params;
         p.min_views = min_views(views.len());
         let result = reconstruct_instant(&views, &p);
@@ -755,6 +745,27 @@ pub fn reconstruct(
     })
 }
 
+/// Each camera's view of common time `t` (those with the athlete then), but camera `except`.
+fn views_at<'a>(
+    cams: &'a [CaptureCamera],
+    cameras: &'a [CameraSilhouettes],
+    t: f64,
+    except: Option<usize>,
+) -> Vec<View<'a>> {
+    cameras
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| Some(i) != except)
+        .filter_map(|(i, c)| {
+            c.at(t).map(|(silhouette, shift)| View {
+                camera: &cams[i].camera,
+                silhouette,
+                shift,
+            })
+        })
+        .collect()
+}
+
 /// Cameras that must see a cell for it to be inside the capture zone, of `views` at an
 /// instant: three fifths of them (at least two, at most all).
 fn min_views(views: usize) -> usize {
@@ -809,16 +820,7 @@ fn refine_offsets(cams: &[CaptureCamera], cameras: &mut [CameraSilhouettes], par
                 let step = 1.0 / cams[b].fps;
                 let mut score = [0.0f64; 7];
                 for &t in &pick {
-                    let views: Vec<View> = (0..n)
-                        .filter(|&i| i != b)
-                        .filter_map(|i| {
-                            cams_ref[i].at(t).map(|(silhouette, shift)| View {
-                                camera: &cams[i].camera,
-                                silhouette,
-                                shift,
-                            })
-                        })
-                        .collect();
+                    let views = views_at(cams, cams_ref, t, Some(b));
                     let mut p = coarse;
                     p.min_views = min_views(views.len());
                     let occ = crate::reconstruct::hull::carve(&views, &p);

@@ -3,6 +3,41 @@
 use image::{GrayImage, RgbImage, RgbaImage};
 use std::path::Path;
 
+/// Separable Gaussian blur of a `w x h` raster, `sx` and `sy` (pixels) along x and y, edges
+/// clamped (the border pixels continue outwards).
+pub fn blur_clamped(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f64> {
+    let kernel = |s: f64| -> Vec<f64> {
+        let r = (3.0 * s).ceil() as isize;
+        let k: Vec<f64> = (-r..=r)
+            .map(|i| (-((i * i) as f64) / (2.0 * s * s)).exp())
+            .collect();
+        let sum: f64 = k.iter().sum();
+        k.into_iter().map(|v| v / sum).collect()
+    };
+    let pass = |src: &[f64], k: &[f64], along_x: bool| -> Vec<f64> {
+        let r = (k.len() / 2) as isize;
+        let mut out = vec![0.0; w * h];
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let mut acc = 0.0;
+                for (t, kv) in k.iter().enumerate() {
+                    let d = t as isize - r;
+                    let (xx, yy) = if along_x {
+                        ((x + d).clamp(0, w as isize - 1), y)
+                    } else {
+                        (x, (y + d).clamp(0, h as isize - 1))
+                    };
+                    acc += kv * src[yy as usize * w + xx as usize];
+                }
+                out[y as usize * w + x as usize] = acc;
+            }
+        }
+        out
+    };
+    let tmp = pass(data, &kernel(sx), true);
+    pass(&tmp, &kernel(sy), false)
+}
+
 /// sRGB-encoded byte to linear light in [0, 1].
 pub fn srgb_to_linear(c: u8) -> f32 {
     static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
