@@ -1,6 +1,6 @@
 //! The command line, end to end, on the `tiny` preset: the same commands a user types.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
@@ -71,6 +71,8 @@ fn tiny_capture_end_to_end() {
         "--json",
         "--frames",
         "3",
+        "--images",
+        &d("eval_images"),
     ]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("eval --json prints JSON");
     for key in [
@@ -85,6 +87,38 @@ fn tiny_capture_end_to_end() {
     let psnr = v["psnr_db"].as_f64().expect("psnr number");
     assert!(psnr > 10.0 && psnr < 60.0, "held-out PSNR {psnr}");
     assert_eq!(v["per_camera"].as_array().map(|a| a.len()), Some(2));
+    // --images: each scored frame rendered, real, and their difference, at the camera's size;
+    // the difference is the rendered frame minus the real one, amplified four times.
+    let shots: Vec<PathBuf> = std::fs::read_dir(dir.path().join("eval_images"))
+        .expect("eval --images folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with("_render.png"))
+        .collect();
+    let scored: u64 = v["per_camera"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["frames"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(
+        shots.len() as u64,
+        scored,
+        "one picture set per scored frame"
+    );
+    let render_path = &shots[0];
+    let stem = render_path.to_string_lossy().replace("_render.png", "");
+    let open = |p: &str| image::open(p).expect("eval picture").to_rgb8();
+    let (render, real, error) = (
+        open(&format!("{stem}_render.png")),
+        open(&format!("{stem}_real.png")),
+        open(&format!("{stem}_error.png")),
+    );
+    assert_eq!(render.dimensions(), (480, 270));
+    assert_eq!(real.dimensions(), render.dimensions());
+    for (x, y) in [(0, 0), (240, 135), (479, 269), (100, 200)] {
+        for c in 0..3 {
+            let d = render.get_pixel(x, y)[c].abs_diff(real.get_pixel(x, y)[c]);
+            assert_eq!(error.get_pixel(x, y)[c], (4 * d as u32).min(255) as u8);
+        }
+    }
 
     // A snapshot of a held-out camera has that camera's size.
     ok(&[

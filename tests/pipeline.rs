@@ -206,6 +206,55 @@ fn reconstruction_lies_on_the_true_body_surface() {
     assert!(p90 < 4.0 * voxel, "90th percentile distance {p90:.3} m");
 }
 
+/// The venue's ground measured from the background plates lies closer to the true snow than
+/// the athlete's contact profile (level across the course) it starts from in the median, over
+/// the ground the rig looks at, and is not much worse on average. (At this preset's 480x270 the
+/// plain snow gives little to match: the measurement mostly moves the textured course — lines,
+/// fences, kicker — and leaves the rest at the profile, so the gain is modest: medians 1.80 m
+/// against 1.95 m when written, means 2.42 m against 2.34 m.)
+#[test]
+fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
+    let (cap, rec) = fixture();
+    let truth = Truth::load(cap).expect("truth");
+    let snow = replay360::synth::venue::Venue::new(truth.venue.clone());
+    let recon = Reconstruction::open(rec).expect("recon");
+    let model = recon.manifest.venue.as_ref().expect("a venue model");
+    let measured = model.terrain.as_ref().expect("a measured ground");
+    assert!(measured.is_valid());
+    let ((s0, s1), (l0, l1)) = measured.extent();
+    let (mut ours, mut contacts) = (Vec::new(), Vec::new());
+    for i in 0..=40 {
+        for j in 0..=40 {
+            let (s, l) = (
+                s0 + (s1 - s0) * i as f64 / 40.0,
+                l0 + (l1 - l0) * j as f64 / 40.0,
+            );
+            let p = model.ground_point(s, l);
+            let z = snow.height(p.x, p.y);
+            ours.push((p.z - z).abs());
+            contacts.push((model.profile_point(s, l).z - z).abs());
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let (ours_median, ours_mean) = stats(&mut ours);
+    let (contacts_median, contacts_mean) = stats(&mut contacts);
+    eprintln!(
+        "ground height error: measured median {ours_median:.2} m, mean {ours_mean:.2} m; \
+         contact profile median {contacts_median:.2} m, mean {contacts_mean:.2} m"
+    );
+    assert!(
+        ours_mean < 1.1 * contacts_mean,
+        "the measured ground is much worse on average"
+    );
+    assert!(
+        ours_median < contacts_median,
+        "the measured ground is no better in the median"
+    );
+}
+
 #[test]
 fn analysis_finds_take_off_apex_and_landing() {
     let (cap, rec) = fixture();

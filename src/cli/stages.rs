@@ -67,6 +67,10 @@ pub struct ReconstructArgs {
     /// the others' hull explains its silhouettes (about a second on a 16-camera capture).
     #[arg(long)]
     pub no_sync_refine: bool,
+    /// Take the venue's ground from the athlete's contacts (level across the course) instead
+    /// of measuring the snow surface from the background plates.
+    #[arg(long)]
+    pub no_venue_measure: bool,
 }
 
 pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
@@ -82,6 +86,7 @@ pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         stride: a.stride.max(1),
         sync_range: a.sync_range,
         sync_refine: !a.no_sync_refine,
+        measure_venue: !a.no_venue_measure,
         ..Default::default()
     };
     let r = pipeline::reconstruct(&a.capture, &a.out, &opts)
@@ -110,6 +115,10 @@ pub struct EvalArgs {
     /// Frames evaluated per held-out camera.
     #[arg(long, default_value_t = 6)]
     pub frames: usize,
+    /// Also write every scored frame to this folder: rendered, real, and their difference
+    /// (CAMERA_FRAME_render.png, _real.png, _error.png).
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
 }
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
@@ -121,6 +130,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         &eval::EvalOptions {
             frames_per_camera: a.frames,
             cameras: None,
+            images: a.images.clone(),
         },
     )
     .with_context(|| format!("evaluating {}", a.recon.display()))?;

@@ -200,6 +200,7 @@ mod tests {
             dome_centre: [0.0; 3],
             dome_radius: 100.0,
             base: Vec::new(),
+            terrain: None,
             ground_texture: "g.png".into(),
             dome_texture: "d.png".into(),
         }

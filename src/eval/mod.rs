@@ -36,6 +36,11 @@ pub enum EvalError {
         "the reconstruction held out no cameras, so there is nothing to evaluate on; reconstruct with --hold-out"
     )]
     NothingHeldOut,
+    #[error("could not write an evaluation picture ({reason}): {}", path.display())]
+    Images {
+        reason: String,
+        path: std::path::PathBuf,
+    },
     #[error("held-out camera {0} is not in the capture's ground truth")]
     NoTruthFor(String),
 }
@@ -48,6 +53,9 @@ pub struct EvalOptions {
     /// A reconstruction from a subset of the rig holds out the cameras it dropped as well; the
     /// exam stays the capture's own held-out cameras.
     pub cameras: Option<Vec<String>>,
+    /// Write each scored frame here as `CAMERA_FRAME_{render,real,error}.png` (the error picture
+    /// is the per-pixel colour difference, amplified four times), to see where the score is lost.
+    pub images: Option<std::path::PathBuf>,
 }
 
 impl Default for EvalOptions {
@@ -55,6 +63,7 @@ impl Default for EvalOptions {
         Self {
             frames_per_camera: 6,
             cameras: None,
+            images: None,
         }
     }
 }
@@ -153,6 +162,34 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// The true mask's bounding box grown by `margin`, or `None` if the mask is empty.
+/// The rendered and the real frame, and their difference amplified four times, as PNGs.
+fn write_images(
+    dir: &Path,
+    camera: &str,
+    frame: u64,
+    rendered: &RgbImage,
+    real: &RgbImage,
+) -> Result<(), EvalError> {
+    let error = RgbImage::from_fn(real.width(), real.height(), |x, y| {
+        let (a, b) = (rendered.get_pixel(x, y), real.get_pixel(x, y));
+        image::Rgb(std::array::from_fn(|c| {
+            (4 * (i32::from(a[c]) - i32::from(b[c])).unsigned_abs()).min(255) as u8
+        }))
+    });
+    std::fs::create_dir_all(dir).map_err(|e| EvalError::Images {
+        reason: e.to_string(),
+        path: dir.into(),
+    })?;
+    for (what, img) in [("render", rendered), ("real", real), ("error", &error)] {
+        let path = dir.join(format!("{camera}_{frame:05}_{what}.png"));
+        crate::util::images::save_png_rgb(img, &path).map_err(|e| EvalError::Images {
+            reason: e.to_string(),
+            path: path.clone(),
+        })?;
+    }
+    Ok(())
+}
+
 fn mask_box(mask: &image::GrayImage, margin: u32) -> Option<Rect> {
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
     for (x, y, p) in mask.enumerate_pixels() {
@@ -401,6 +438,9 @@ pub fn evaluate(
             }
             if let Some(nb) = nearest_frames.get(k) {
                 base.push(psnr(nb, truth_img, full));
+            }
+            if let Some(dir) = &opts.images {
+                write_images(dir, id, *k, img, truth_img)?;
             }
         }
         total_frames += p.len();

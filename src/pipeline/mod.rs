@@ -17,6 +17,7 @@ use crate::reconstruct::format::{
     BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry,
     write_ply,
 };
+use crate::reconstruct::terrain;
 use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_ground};
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
 use crate::segment::{self, BackgroundModel, Roi, Silhouette};
@@ -66,6 +67,9 @@ pub struct ReconstructOptions {
     pub matte_slack: Option<u32>,
     /// Refine the estimated offsets by hull consistency ([`refine_offsets`]).
     pub sync_refine: bool,
+    /// Measure the snow surface from the background plates ([`terrain::estimate`]) instead of
+    /// taking the athlete's contact profile, level across, as the venue's ground.
+    pub measure_venue: bool,
 }
 
 impl Default for ReconstructOptions {
@@ -78,6 +82,7 @@ impl Default for ReconstructOptions {
             background_samples: 21,
             matte_slack: None,
             sync_refine: true,
+            measure_venue: true,
         }
     }
 }
@@ -698,7 +703,14 @@ pub fn reconstruct(
 
     // Venue completion: proxy geometry and textures baked from the plates.
     let t_venue = Instant::now();
-    let venue = bake_venue(&root, &cams, &backgrounds, &frames, analysis.as_ref())?;
+    let venue = bake_venue(
+        &root,
+        &cams,
+        &backgrounds,
+        &frames,
+        analysis.as_ref(),
+        opts.measure_venue,
+    )?;
     drop(backgrounds);
     timings.insert("venue_s".to_owned(), t_venue.elapsed().as_secs_f64());
     timings.insert("pipeline_s".to_owned(), total.elapsed().as_secs_f64());
@@ -971,6 +983,10 @@ impl HullMask {
     }
 }
 
+/// How far either side of the athlete's line the course is taken to be one height across
+/// (where the profile along it is measured; the rise beyond is measured separately).
+const COURSE_HALF_WIDTH: f64 = 10.0;
+
 /// Bakes the venue model into `root/venue/`.
 fn bake_venue(
     root: &Path,
@@ -978,6 +994,7 @@ fn bake_venue(
     backgrounds: &[BackgroundModel],
     frames: &[FrameEntry],
     analysis: Option<&analyse::Analysis>,
+    measure: bool,
 ) -> Result<Option<VenueModel>, PipelineError> {
     let samples: Vec<(f64, Point3<f64>, f64)> = frames
         .iter()
@@ -993,6 +1010,7 @@ fn bake_venue(
     let model = VenueModel {
         base,
         ground,
+        terrain: None,
         along: AxisMap::along(),
         across: AxisMap::across(),
         dome_centre: [centre.x, centre.y, centre.z],
@@ -1000,6 +1018,7 @@ fn bake_venue(
         ground_texture: PathBuf::from("venue/ground.png"),
         dome_texture: PathBuf::from("venue/dome.png"),
     };
+    let mut model = model;
     let plates: Vec<Plate> = cams
         .iter()
         .zip(backgrounds)
@@ -1008,6 +1027,25 @@ fn bake_venue(
             image: &b.image,
         })
         .collect();
+    // The snow surface from the plates, over the ground the rig looks at; visibility for the
+    // bake from that surface.
+    let frame = model.frame();
+    let rig: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
+    let (s_range, l_range) = terrain::rig_extent(&frame, &rig, 8.0, 90.0);
+    if measure {
+        let prior = |s: f64, l: f64| model.profile_point(s, l).z;
+        model.terrain = Some(terrain::estimate(
+            &frame,
+            s_range,
+            l_range,
+            &prior,
+            &plates,
+            crate::reconstruct::venue::LANE_HALF_WIDTH,
+            COURSE_HALF_WIDTH,
+        ));
+    }
+    let surface = |s: f64, l: f64| model.ground_point(s, l);
+    let depth = terrain::DepthMaps::new(&surface, s_range, l_range, 0.25, &rig, 4.0);
     let dir = root.join("venue");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
         path: dir.clone(),
@@ -1022,7 +1060,7 @@ fn bake_venue(
             })
     };
     save(
-        bake_ground(&model, &plates, 4096, 1024),
+        bake_ground(&model, &plates, Some(&depth), 4096, 1024),
         &model.ground_texture,
     )?;
     save(bake_dome(&model, &plates, 2048, 1024), &model.dome_texture)?;

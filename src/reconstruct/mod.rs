@@ -4,6 +4,7 @@
 pub mod colour;
 pub mod format;
 pub mod hull;
+pub mod terrain;
 pub mod venue;
 
 pub use format::{ReconError, ReconManifest, Reconstruction, SplatFrame};

@@ -8,6 +8,7 @@
 //! for the dome) are sampled through their full calibration, lens distortion included, and
 //! blended. Rendering then costs one texture lookup per pixel.
 
+use super::terrain::{CourseProfile, DepthMaps, GroundFrame};
 use crate::analyse::GroundProfile;
 use crate::camera::Camera;
 use crate::util::images::{linear_to_srgb, sample_bilinear, srgb_to_linear};
@@ -80,6 +81,10 @@ pub struct VenueModel {
     /// in the athlete's lane.
     #[serde(default)]
     pub base: Vec<(f64, f64)>,
+    /// The snow surface measured from the plates (see [`super::terrain`]), in the frame of
+    /// `ground` (`s` along travel, `l` to the left). Without it, the contacts' profile alone.
+    #[serde(default)]
+    pub terrain: Option<CourseProfile>,
     /// Texture files, relative to the reconstruction directory.
     pub ground_texture: std::path::PathBuf,
     pub dome_texture: std::path::PathBuf,
@@ -92,8 +97,43 @@ impl VenueModel {
             .normalize()
     }
 
-    /// World point of the ground proxy at (along, across).
+    /// The horizontal frame of the ground profile (and of the terrain).
+    pub fn frame(&self) -> GroundFrame {
+        GroundFrame {
+            origin: Point3::from(self.ground.origin),
+            along: Vector3::from(self.ground.travel),
+            left: self.left(),
+        }
+    }
+
+    /// World point of the ground proxy at (along, across): the surface measured from the
+    /// plates where there is one, with the bumps of the athlete's contact profile (the kicker)
+    /// raised on it in the athlete's lane; else the contact profile itself.
     pub fn ground_point(&self, s: f64, l: f64) -> Point3<f64> {
+        let Some(t) = &self.terrain else {
+            return self.profile_point(s, l);
+        };
+        let f = self.frame();
+        let bump = if self.base.len() < 2 {
+            0.0
+        } else {
+            (self.ground.height(s) - AxisMap::interp(&self.base, s)).max(0.0)
+        };
+        f.point(s, l, t.height(s, l) + lane_weight(l) * bump)
+    }
+
+    /// The ground's unit normal at (along, across), from the surface's slopes.
+    pub fn ground_normal(&self, s: f64, l: f64) -> Vector3<f64> {
+        let e = 0.25;
+        let z = |s: f64, l: f64| self.ground_point(s, l).z;
+        let ds = (z(s + e, l) - z(s - e, l)) / (2.0 * e);
+        let dl = (z(s, l + e) - z(s, l - e)) / (2.0 * e);
+        let f = self.frame();
+        (Vector3::z() - f.along * ds - f.left * dl).normalize()
+    }
+
+    /// World point of the profile proxy (the athlete's contacts) at (along, across).
+    pub fn profile_point(&self, s: f64, l: f64) -> Point3<f64> {
         let o = Point3::from(self.ground.origin);
         let p = o + Vector3::from(self.ground.travel) * s + self.left() * l;
         let full = self.ground.height(s);
@@ -101,12 +141,19 @@ impl VenueModel {
             full
         } else {
             let base = AxisMap::interp(&self.base, s);
-            let t = ((2.5 - l.abs()) / 1.0).clamp(0.0, 1.0);
-            let lane = t * t * (3.0 - 2.0 * t);
-            base + (full - base) * lane
+            base + (full - base) * lane_weight(l)
         };
         Point3::new(p.x, p.y, z)
     }
+}
+
+/// Half the width of the athlete's lane, where the contact profile's bumps (the kicker) stand.
+pub const LANE_HALF_WIDTH: f64 = 2.5;
+
+/// 1 inside the athlete's lane, 0 a metre beyond it, smooth between.
+fn lane_weight(l: f64) -> f64 {
+    let t = (LANE_HALF_WIDTH - l.abs()).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
 }
 
 /// The ground profile with bumps narrower than `2 * half_window` removed (a morphological
@@ -149,9 +196,15 @@ fn border_fade(cam: &Camera, px: f64, py: f64) -> f64 {
 }
 
 /// Blends the two best-scoring plates at a world point; `score` rates a camera's view of it.
-fn blend(plates: &[Plate], p: &Point3<f64>, score: &dyn Fn(&Camera) -> f64) -> Option<[u8; 3]> {
+/// With depth maps, only cameras that see the point (nothing of the terrain in front) count.
+fn blend(
+    plates: &[Plate],
+    p: &Point3<f64>,
+    score: &dyn Fn(&Camera) -> f64,
+    depth: Option<&DepthMaps>,
+) -> Option<[u8; 3]> {
     let mut best: [(f64, [f32; 3]); 2] = [(0.0, [0.0; 3]); 2];
-    for pl in plates {
+    for (index, pl) in plates.iter().enumerate() {
         let Some((px, d)) = pl.camera.project_with_depth(p) else {
             continue;
         };
@@ -159,7 +212,7 @@ fn blend(plates: &[Plate], p: &Point3<f64>, score: &dyn Fn(&Camera) -> f64) -> O
             continue;
         }
         let s = score(pl.camera) * border_fade(pl.camera, px.x, px.y);
-        if s <= best[1].0 {
+        if s <= best[1].0 || depth.is_some_and(|m| !m.visible(index, pl.camera, p)) {
             continue;
         }
         let c = sample_bilinear(pl.image, px.x, px.y);
@@ -184,8 +237,15 @@ fn blend(plates: &[Plate], p: &Point3<f64>, score: &dyn Fn(&Camera) -> f64) -> O
     Some(out)
 }
 
-/// Bakes the ground texture (`width` along the course, `height` across it).
-pub fn bake_ground(model: &VenueModel, plates: &[Plate], width: u32, height: u32) -> RgbImage {
+/// Bakes the ground texture (`width` along the course, `height` across it); `depth` (the
+/// terrain in each plate's camera) keeps texels from cameras that do not see them.
+pub fn bake_ground(
+    model: &VenueModel,
+    plates: &[Plate],
+    depth: Option<&DepthMaps>,
+    width: u32,
+    height: u32,
+) -> RgbImage {
     let mut img = RgbImage::new(width, height);
     let rows: Vec<Vec<[u8; 3]>> = (0..height)
         .into_par_iter()
@@ -195,20 +255,14 @@ pub fn bake_ground(model: &VenueModel, plates: &[Plate], width: u32, height: u32
                 .map(|x| {
                     let s = model.along.coord((x as f64 + 0.5) / width as f64);
                     let p = model.ground_point(s, l);
-                    let e = 0.25;
-                    let n = Vector3::new(
-                        -(model.ground.height(s + e) - model.ground.height(s - e)) / (2.0 * e),
-                        0.0,
-                        1.0,
-                    )
-                    .normalize();
+                    let n = model.ground_normal(s, l);
                     let score = |c: &Camera| {
                         let to = c.centre() - p;
                         let d = to.norm();
                         let cos = (n.dot(&to) / d).max(0.0);
                         cos / d
                     };
-                    blend(plates, &p, &score).unwrap_or([196, 204, 216])
+                    blend(plates, &p, &score, depth).unwrap_or([196, 204, 216])
                 })
                 .collect()
         })
@@ -248,7 +302,7 @@ pub fn bake_dome(model: &VenueModel, plates: &[Plate], width: u32, height: u32) 
                         let axis = c.forward();
                         (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
                     };
-                    blend(plates, &p, &score).unwrap_or_else(|| {
+                    blend(plates, &p, &score, None).unwrap_or_else(|| {
                         // Unseen: a plain sky gradient above the horizon, snow haze below.
                         let el = d.z;
                         if el > 0.0 {

@@ -56,9 +56,10 @@ fn mipmapped(img: image::RgbImage) -> Image {
 }
 
 fn ground_mesh(model: &VenueModel) -> Mesh {
-    // Vertices on every knot of the texture maps keep the texture mapping exact.
-    let mut along = Vec::new();
+    // Vertices on every knot of the texture maps keep the texture mapping exact; over the
+    // reconstructed terrain, one on every sample of its profiles.
     let (a0, a1) = model.along.range();
+    let mut along = Vec::new();
     let mut s = a0;
     while s <= a1 + 1e-9 {
         along.push(s);
@@ -70,8 +71,15 @@ fn ground_mesh(model: &VenueModel) -> Mesh {
     .iter()
     .flat_map(|&x| [x, -x])
     .collect();
-    across.sort_by(f64::total_cmp);
-    across.dedup();
+    if let Some(t) = &model.terrain {
+        // Every measured sample is a vertex.
+        along.extend(t.along.iter().map(|p| p.0));
+        across.extend(t.across.iter().map(|p| p.0));
+    }
+    for v in [&mut along, &mut across] {
+        v.sort_by(f64::total_cmp);
+        v.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    }
     let mut pos = Vec::new();
     let mut uv = Vec::new();
     for &s in &along {

@@ -1,0 +1,605 @@
+//! The snow surface as a height field, reconstructed from the cameras' background plates by
+//! multi-view photo-consistency, so the venue proxy has the real slope, kicker, knoll, banks and
+//! fences rather than only the heights the athlete touched.
+//!
+//! Heights are searched coarse to fine over a grid in the ground profile's frame (`s` along the
+//! direction of travel, `l` to the left): at each cell, candidate heights around a prior are
+//! scored by how well the cameras that see the point agree on its colour (a robust spread: the
+//! best three fifths of the cameras around their median colour, so a camera that sees a fence
+//! or the kicker in front of the point does not spoil it). Costs are aggregated over the
+//! neighbouring cells, the best height refined by a parabola, cells whose cost barely depends
+//! on height (plain snow) take their neighbours' height, and the result is median-filtered
+//! before it becomes the next level's prior.
+//!
+//! Visibility for texture baking comes from [`DepthMaps`]: the measured surface splatted into each
+//! camera's depth buffer (at a quarter of its resolution), so a texel behind a fence or the
+//! kicker is not painted with the colour of what stands in front of it.
+
+use super::venue::Plate;
+use crate::camera::Camera;
+use nalgebra::{Point3, Vector3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The horizontal frame the snow surface is measured in.
+#[derive(Debug, Clone, Copy)]
+pub struct GroundFrame {
+    pub origin: Point3<f64>,
+    /// Horizontal unit direction of travel.
+    pub along: Vector3<f64>,
+    /// Horizontal unit direction to the left of travel.
+    pub left: Vector3<f64>,
+}
+
+impl GroundFrame {
+    pub fn point(&self, s: f64, l: f64, z: f64) -> Point3<f64> {
+        let p = self.origin + self.along * s + self.left * l;
+        Point3::new(p.x, p.y, z)
+    }
+
+    /// (s, l) of a world point.
+    pub fn coords(&self, p: &Point3<f64>) -> (f64, f64) {
+        let d = p - self.origin;
+        (d.dot(&self.along), d.dot(&self.left))
+    }
+}
+
+/// Fewer textured views than this cannot tell a height.
+const MIN_CAMERAS: usize = 4;
+
+/// A plate as a pyramid of grey levels in 0..1 (matching compares texture, not colour): each
+/// level half the size of the one before, so a patch is sampled at about the scale of its
+/// sample spacing wherever the camera stands.
+struct GreyPlate<'a> {
+    camera: &'a Camera,
+    /// (width, height, grey levels) per level, finest first.
+    levels: Vec<(usize, usize, Vec<f32>)>,
+}
+
+impl<'a> GreyPlate<'a> {
+    fn new(plate: &Plate<'a>) -> Self {
+        let (w, h) = (plate.image.width() as usize, plate.image.height() as usize);
+        let raw: Vec<f64> = plate
+            .image
+            .pixels()
+            .map(|p| (0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64) / 255.0)
+            .collect();
+        let mut level = crate::util::images::blur_clamped(&raw, w, h, 0.8, 0.8);
+        let (mut w, mut h) = (w, h);
+        let mut levels = vec![(w, h, level.iter().map(|&v| v as f32).collect())];
+        while levels.len() < 5 && w >= 16 && h >= 16 {
+            let blurred = crate::util::images::blur_clamped(&level, w, h, 1.0, 1.0);
+            let (nw, nh) = (w / 2, h / 2);
+            level = (0..nw * nh)
+                .map(|k| blurred[(2 * (k / nw)) * w + 2 * (k % nw)])
+                .collect();
+            (w, h) = (nw, nh);
+            levels.push((w, h, level.iter().map(|&v| v as f32).collect()));
+        }
+        Self {
+            camera: plate.camera,
+            levels,
+        }
+    }
+
+    /// Bilinear sample at full-resolution pixel (x, y) from pyramid level `k`.
+    fn sample(&self, k: usize, x: f64, y: f64) -> f32 {
+        let (w, h, grey) = &self.levels[k];
+        let f = 0.5f64.powi(k as i32);
+        let (x, y) = (
+            ((x + 0.5) * f - 0.5).clamp(0.0, *w as f64 - 1.001),
+            ((y + 0.5) * f - 0.5).clamp(0.0, *h as f64 - 1.001),
+        );
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
+        let (i, j) = (x0 as usize, y0 as usize);
+        let g = |i: usize, j: usize| grey[j * w + i];
+        let a = g(i, j) * (1.0 - fx) + g(i + 1, j) * fx;
+        let b = g(i, j + 1) * (1.0 - fx) + g(i + 1, j + 1) * fx;
+        a * (1.0 - fy) + b * fy
+    }
+}
+
+/// Samples per side of a matching patch.
+const PATCH: usize = 5;
+const PATCH_LEN: usize = PATCH * PATCH;
+
+/// The patch of grey levels a camera sees on the horizontal square of half-size `r` around `p`
+/// (through the projection's local affine approximation), zero-mean and unit-norm; `None` when
+/// the camera does not see the square or it has no texture there.
+fn patch(
+    pl: &GreyPlate,
+    p: &Point3<f64>,
+    u: &Vector3<f64>,
+    v: &Vector3<f64>,
+    r: f64,
+) -> Option<[f32; PATCH_LEN]> {
+    let (c, d) = pl.camera.project_with_depth(p)?;
+    if d <= 0.5 {
+        return None;
+    }
+    let cu = pl.camera.project(&(p + u * r))?;
+    let cv = pl.camera.project(&(p + v * r))?;
+    let (du, dv) = ((cu.x - c.x, cu.y - c.y), (cv.x - c.x, cv.y - c.y));
+    let ext = du.0.abs() + dv.0.abs();
+    let eyt = du.1.abs() + dv.1.abs();
+    let (w, h) = pl.camera.intrinsics.width_height();
+    if c.x - ext < 0.0
+        || c.y - eyt < 0.0
+        || c.x + ext > w as f64 - 1.0
+        || c.y + eyt > h as f64 - 1.0
+    {
+        return None;
+    }
+    // Sample spacing in pixels, and the pyramid level where it is about two pixels.
+    let half = (PATCH / 2) as f64;
+    let spacing = (du.0.hypot(du.1)).max(dv.0.hypot(dv.1)) / half;
+    let k = ((spacing / 2.0).max(1.0).log2().floor() as usize).min(pl.levels.len() - 1);
+    let mut out = [0.0f32; PATCH_LEN];
+    for (n, o) in out.iter_mut().enumerate() {
+        let a = (n % PATCH) as f64 / half - 1.0;
+        let b = (n / PATCH) as f64 / half - 1.0;
+        *o = pl.sample(k, c.x + a * du.0 + b * dv.0, c.y + a * du.1 + b * dv.1);
+    }
+    let mean = out.iter().sum::<f32>() / PATCH_LEN as f32;
+    let mut norm = 0.0;
+    for o in &mut out {
+        *o -= mean;
+        norm += *o * *o;
+    }
+    // Below about three grey levels of spread the patch is plain (snow, sky, noise).
+    if norm < PATCH_LEN as f32 * (3.0f32 / 255.0).powi(2) {
+        return None;
+    }
+    let inv = 1.0 / norm.sqrt();
+    for o in &mut out {
+        *o *= inv;
+    }
+    Some(out)
+}
+
+/// How badly the textured views of the square around `p` disagree: 1 − the normalised
+/// cross-correlation of each view's patch with the mean of the others', averaged over the best
+/// three fifths of the views. `None` when fewer than [`MIN_CAMERAS`] see texture there.
+fn photo_cost(
+    p: &Point3<f64>,
+    frame: &GroundFrame,
+    r: f64,
+    plates: &[GreyPlate],
+    buf: &mut Vec<[f32; PATCH_LEN]>,
+) -> Option<f32> {
+    buf.clear();
+    buf.extend(
+        plates
+            .iter()
+            .filter_map(|pl| patch(pl, p, &frame.along, &frame.left, r)),
+    );
+    let n = buf.len();
+    if n < MIN_CAMERAS {
+        return None;
+    }
+    let mut sum = [0.0f32; PATCH_LEN];
+    for b in buf.iter() {
+        for (m, v) in sum.iter_mut().zip(b) {
+            *m += v;
+        }
+    }
+    let mut dev = [0.0f32; 32];
+    for (d, b) in dev.iter_mut().zip(buf.iter()) {
+        // The others' mean: the sum without this view.
+        let (mut dot, mut norm) = (0.0f32, 0.0f32);
+        for (a, s) in b.iter().zip(&sum) {
+            let o = s - a;
+            dot += a * o;
+            norm += o * o;
+        }
+        *d = 1.0 - dot / norm.sqrt().max(1e-6);
+    }
+    let dev = &mut dev[..n.min(32)];
+    dev.sort_unstable_by(f32::total_cmp);
+    let k = ((n as f32 * 0.6).ceil() as usize).clamp(MIN_CAMERAS, dev.len());
+    Some(dev[..k].iter().sum::<f32>() / k as f32)
+}
+
+/// Chooses one candidate per sample along a line (Viterbi): the cheapest sum of costs plus
+/// `small` per step of one candidate between neighbours and `jump` for a larger step. Missing
+/// costs (NaN) count as zero, so unseen samples follow their neighbours. Returns, per sample,
+/// the chosen candidate refined to a fraction by a parabola through its neighbours' costs.
+fn cheapest_path(cost: &[Vec<f32>], small: f32, jump: f32) -> Vec<f64> {
+    let n = cost.len();
+    let Some(k) = cost.first().map(Vec::len) else {
+        return Vec::new();
+    };
+    let unary = |i: usize, d: usize| {
+        let v = cost[i][d];
+        if v.is_finite() { v } else { 0.0 }
+    };
+    let mut acc = vec![vec![0.0f32; k]; n];
+    let mut from = vec![vec![0usize; k]; n];
+    for d in 0..k {
+        acc[0][d] = unary(0, d);
+    }
+    for i in 1..n {
+        let (m, arg) = acc[i - 1]
+            .iter()
+            .enumerate()
+            .fold(
+                (f32::INFINITY, 0),
+                |b, (d, &v)| if v < b.0 { (v, d) } else { b },
+            );
+        for d in 0..k {
+            let mut best = (acc[i - 1][d], d);
+            for e in [d.wrapping_sub(1), d + 1] {
+                if e < k && acc[i - 1][e] + small < best.0 {
+                    best = (acc[i - 1][e] + small, e);
+                }
+            }
+            if m + jump < best.0 {
+                best = (m + jump, arg);
+            }
+            acc[i][d] = unary(i, d) + best.0;
+            from[i][d] = best.1;
+        }
+    }
+    let mut pick = vec![0usize; n];
+    pick[n - 1] = (0..k)
+        .min_by(|&a, &b| acc[n - 1][a].total_cmp(&acc[n - 1][b]))
+        .unwrap_or(0);
+    for i in (1..n).rev() {
+        pick[i - 1] = from[i][pick[i]];
+    }
+    pick.iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            if d == 0 || d + 1 >= k {
+                return d as f64;
+            }
+            let (a, b, c) = (
+                unary(i, d - 1) as f64,
+                unary(i, d) as f64,
+                unary(i, d + 1) as f64,
+            );
+            let den = a - 2.0 * b + c;
+            if den > 1e-9 && b <= a && b <= c {
+                d as f64 + (0.5 * (a - c) / den).clamp(-0.5, 0.5)
+            } else {
+                d as f64
+            }
+        })
+        .collect()
+}
+
+/// The snow surface as two profiles: height along the course (`along`, (s, z) samples) plus a
+/// rise across it (`across`, (l, dz) samples: banks, a course lower than its sides). Linear
+/// between samples, constant beyond the ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CourseProfile {
+    pub along: Vec<(f64, f64)>,
+    pub across: Vec<(f64, f64)>,
+}
+
+impl CourseProfile {
+    pub fn height(&self, s: f64, l: f64) -> f64 {
+        interp(&self.along, s) + interp(&self.across, l)
+    }
+
+    /// The (s, l) box the profiles were measured over.
+    pub fn extent(&self) -> ((f64, f64), (f64, f64)) {
+        let ends = |v: &[(f64, f64)]| {
+            (
+                v.first().map_or(0.0, |p| p.0),
+                v.last().map_or(0.0, |p| p.0),
+            )
+        };
+        (ends(&self.along), ends(&self.across))
+    }
+
+    /// Whether both profiles have at least two samples, increasing, all finite.
+    pub fn is_valid(&self) -> bool {
+        [&self.along, &self.across].iter().all(|v| {
+            v.len() >= 2
+                && v.iter().all(|p| p.0.is_finite() && p.1.is_finite())
+                && v.windows(2).all(|w| w[0].0 < w[1].0)
+        })
+    }
+}
+
+fn interp(v: &[(f64, f64)], x: f64) -> f64 {
+    match v.len() {
+        0 => 0.0,
+        1 => v[0].1,
+        n => {
+            if x <= v[0].0 {
+                return v[0].1;
+            }
+            if x >= v[n - 1].0 {
+                return v[n - 1].1;
+            }
+            let i = v.partition_point(|p| p.0 < x).clamp(1, n - 1);
+            let (a, b) = (v[i - 1], v[i]);
+            a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+        }
+    }
+}
+
+/// One pass of a profile search: for each position along a line, the candidate offsets
+/// `-reach ..= reach` by `dz` from `base(position)`, each scored by the mean matching cost over
+/// `across` (points at `point(position, across, height)`), then the cheapest smooth path.
+#[allow(clippy::too_many_arguments)]
+fn profile_pass(
+    positions: &[f64],
+    across: &[f64],
+    base: &(dyn Fn(f64, f64) -> f64 + Sync),
+    point: &(dyn Fn(f64, f64, f64) -> Point3<f64> + Sync),
+    reach: f64,
+    dz: f64,
+    r: f64,
+    frame: &GroundFrame,
+    plates: &[GreyPlate],
+) -> Vec<f64> {
+    let k = (2.0 * reach / dz).round() as usize + 1;
+    let cost: Vec<Vec<f32>> = positions
+        .par_iter()
+        .map(|&x| {
+            let mut buf = Vec::with_capacity(plates.len());
+            (0..k)
+                .map(|c| {
+                    let off = -reach + c as f64 * dz;
+                    let (mut sum, mut n) = (0.0f32, 0u32);
+                    for &y in across {
+                        let p = point(x, y, base(x, y) + off);
+                        if let Some(v) = photo_cost(&p, frame, r, plates, &mut buf) {
+                            sum += v;
+                            n += 1;
+                        }
+                    }
+                    // A height nothing textured supports scores like plain snow.
+                    if n < 2 { f32::NAN } else { sum / n as f32 }
+                })
+                .collect()
+        })
+        .collect();
+    // Heights where nothing textured lines up score as the worst measured one (at the right
+    // height the texture is sharp, so it is seen); where fewer than a quarter of the heights
+    // show texture, every height scores alike. A slight pull towards the base height settles ties.
+    let cost: Vec<Vec<f32>> = cost
+        .into_iter()
+        .map(|c| {
+            // Too few heights show texture to tell one: all alike.
+            let seen = c.iter().filter(|v| v.is_finite()).count();
+            let c = if seen * 4 < c.len() {
+                vec![f32::NAN; c.len()]
+            } else {
+                c
+            };
+            let worst = c
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(0.0f32, f32::max);
+            c.iter()
+                .enumerate()
+                .map(|(d, &v)| {
+                    let pull = PRIOR_PULL * (-reach + d as f64 * dz).abs() as f32;
+                    (if v.is_finite() { v } else { worst }) + pull
+                })
+                .collect()
+        })
+        .collect();
+    // Smoothness in the units of the cost (1 − correlation): a 1-candidate step between
+    // neighbours is cheap, a jump dear.
+    cheapest_path(&cost, 0.02, 0.5)
+        .into_iter()
+        .map(|d| -reach + d * dz)
+        .collect()
+}
+
+/// The price of a metre away from the base height (in the matching cost's units).
+const PRIOR_PULL: f32 = 0.01;
+
+fn range_steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
+    let n = ((hi - lo) / step).floor() as usize;
+    (0..=n).map(|i| lo + i as f64 * step).collect()
+}
+
+/// Measures the snow surface over `s_range` × `l_range` (m, in `frame`) as a [`CourseProfile`],
+/// starting from `prior` (the surface height at (s, l), e.g. from the athlete's contacts).
+///
+/// The profile along the course is measured on the course itself beside the athlete's lane
+/// (`1.5 · lane ≤ |l| ≤ course_half_width`), where one height serves a whole row across;
+/// the rise across the course is then measured over the whole length, relative to it.
+pub fn estimate(
+    frame: &GroundFrame,
+    s_range: (f64, f64),
+    l_range: (f64, f64),
+    prior: &(dyn Fn(f64, f64) -> f64 + Sync),
+    plates: &[Plate],
+    lane: f64,
+    course_half_width: f64,
+) -> CourseProfile {
+    let plates: Vec<GreyPlate> = plates.par_iter().map(GreyPlate::new).collect();
+    let point = |s: f64, l: f64, z: f64| frame.point(s, l, z);
+    let s_pos = range_steps(s_range.0, s_range.1, 0.5);
+    let side: Vec<f64> = range_steps(1.5 * lane, course_half_width, 1.0)
+        .into_iter()
+        .flat_map(|l| [l, -l])
+        .collect();
+    // Along: coarse, then fine around the coarse path.
+    let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
+    for (reach, dz, r) in [(8.0, 0.2, 0.5), (0.4, 0.04, 0.3)] {
+        let base = |s: f64, _l: f64| interp(&along, s);
+        let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, &plates);
+        along = s_pos
+            .iter()
+            .zip(off)
+            .map(|(&s, o)| (s, interp(&along, s) + o))
+            .collect();
+    }
+    // Across: the rise from the along profile, over the whole length.
+    let l_pos = range_steps(l_range.0, l_range.1, 0.5);
+    let s_samples = range_steps(s_range.0, s_range.1, 1.0);
+    let swap = |l: f64, s: f64, z: f64| frame.point(s, l, z);
+    let mut across: Vec<(f64, f64)> = l_pos.iter().map(|&l| (l, 0.0)).collect();
+    for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
+        let base = |l: f64, s: f64| interp(&along, s) + interp(&across, l);
+        let off = profile_pass(
+            &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, &plates,
+        );
+        across = l_pos
+            .iter()
+            .zip(off)
+            .map(|(&l, o)| (l, interp(&across, l) + o))
+            .collect();
+    }
+    CourseProfile { along, across }
+}
+
+/// The (s, l) box a rig's cameras look over: their positions and the points a few metres
+/// ahead of them, grown by `margin`, within `limit` of the origin.
+pub fn rig_extent(
+    frame: &GroundFrame,
+    cameras: &[&Camera],
+    margin: f64,
+    limit: f64,
+) -> ((f64, f64), (f64, f64)) {
+    let (mut s, mut l) = ((f64::MAX, f64::MIN), (f64::MAX, f64::MIN));
+    for c in cameras {
+        let (a, b) = frame.coords(&c.centre());
+        s = (s.0.min(a), s.1.max(a));
+        l = (l.0.min(b), l.1.max(b));
+    }
+    if s.0 > s.1 {
+        return ((-limit, limit), (-limit, limit));
+    }
+    (
+        ((s.0 - margin).max(-limit), (s.1 + margin).min(limit)),
+        ((l.0 - margin).max(-limit), (l.1 + margin).min(limit)),
+    )
+}
+
+/// Each camera's depth buffer of the height field, at `1 / scale` of its resolution: the
+/// nearest depth (along the optical axis) of the terrain seen at each pixel.
+pub struct DepthMaps {
+    scale: f64,
+    maps: Vec<(usize, usize, Vec<f32>)>,
+}
+
+impl DepthMaps {
+    /// `surface` gives the ground's world point at (s, l); it is sampled every `step` metres
+    /// over `s_range` × `l_range`.
+    pub fn new(
+        surface: &(dyn Fn(f64, f64) -> Point3<f64> + Sync),
+        s_range: (f64, f64),
+        l_range: (f64, f64),
+        step: f64,
+        cameras: &[&Camera],
+        scale: f64,
+    ) -> Self {
+        let cells: Vec<Point3<f64>> = range_steps(l_range.0, l_range.1, step)
+            .into_iter()
+            .flat_map(|l| {
+                range_steps(s_range.0, s_range.1, step)
+                    .into_iter()
+                    .map(move |s| (s, l))
+            })
+            .map(|(s, l)| surface(s, l))
+            .collect();
+        let maps = cameras
+            .par_iter()
+            .map(|cam| {
+                let (w, h) = cam.intrinsics.width_height();
+                let (mw, mh) = (
+                    (w as f64 / scale).ceil() as usize,
+                    (h as f64 / scale).ceil() as usize,
+                );
+                let mut depth = vec![f32::INFINITY; mw * mh];
+                let f = cam.intrinsics.fx.max(cam.intrinsics.fy) / scale;
+                for p in &cells {
+                    {
+                        let Some((px, d)) = cam.project_with_depth(p) else {
+                            continue;
+                        };
+                        if d <= 0.3 {
+                            continue;
+                        }
+                        // A cell's footprint, generously (holes would let texels show through).
+                        let r = (0.75 * f * step / d).clamp(0.5, 24.0);
+                        let (cx, cy) = (px.x / scale, px.y / scale);
+                        let (x0, x1) = ((cx - r).floor().max(0.0), (cx + r).ceil());
+                        let (y0, y1) = ((cy - r).floor().max(0.0), (cy + r).ceil());
+                        if x1 < 0.0 || y1 < 0.0 || x0 >= mw as f64 || y0 >= mh as f64 {
+                            continue;
+                        }
+                        let (x0, y0) = (x0 as usize, y0 as usize);
+                        let (x1, y1) = ((x1 as usize).min(mw - 1), (y1 as usize).min(mh - 1));
+                        for y in y0..=y1 {
+                            for x in x0..=x1 {
+                                let v = &mut depth[y * mw + x];
+                                *v = v.min(d as f32);
+                            }
+                        }
+                    }
+                }
+                (mw, mh, depth)
+            })
+            .collect();
+        Self { scale, maps }
+    }
+
+    /// Whether camera `index` sees world point `p` (nothing of the terrain in front of it).
+    pub fn visible(&self, index: usize, cam: &Camera, p: &Point3<f64>) -> bool {
+        let Some((px, d)) = cam.project_with_depth(p) else {
+            return false;
+        };
+        let (mw, mh, map) = &self.maps[index];
+        let (x, y) = (px.x / self.scale, px.y / self.scale);
+        if x < 0.0 || y < 0.0 || x >= *mw as f64 || y >= *mh as f64 {
+            return false;
+        }
+        let front = map[y as usize * mw + x as usize] as f64;
+        d <= front + 0.25 + 0.02 * d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn course_profile_adds_the_rise_across() {
+        let c = CourseProfile {
+            along: vec![(0.0, 0.0), (10.0, -5.0)],
+            across: vec![(-20.0, 2.0), (0.0, 0.0), (20.0, 1.0)],
+        };
+        assert!(c.is_valid());
+        assert!((c.height(5.0, 0.0) + 2.5).abs() < 1e-9);
+        assert!((c.height(5.0, 10.0) + 2.0).abs() < 1e-9);
+        assert!((c.height(-3.0, -30.0) - 2.0).abs() < 1e-9);
+        assert_eq!(c.extent(), ((0.0, 10.0), (-20.0, 20.0)));
+    }
+
+    #[test]
+    fn cheapest_path_follows_costs_and_bridges_gaps() {
+        // A minimum at candidate 2, then nothing measured, then a minimum at candidate 3.
+        let at = |m: usize| {
+            (0..7)
+                .map(|d| (d as f32 - m as f32).abs())
+                .collect::<Vec<_>>()
+        };
+        let cost = vec![
+            at(2),
+            at(2),
+            vec![f32::NAN; 7],
+            vec![f32::NAN; 7],
+            at(3),
+            at(3),
+        ];
+        let p = cheapest_path(&cost, 0.1, 5.0);
+        assert_eq!(p.len(), 6);
+        assert!(
+            (p[0] - 2.0).abs() < 0.01 && (p[5] - 3.0).abs() < 0.01,
+            "{p:?}"
+        );
+        assert!(p[2] >= 2.0 && p[3] <= 3.0, "{p:?}");
+    }
+}
