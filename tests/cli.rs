@@ -557,6 +557,24 @@ fn mixed_containers_rates_and_sizes_reconstruct() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
     synth_tiny(&d("cap"), 11);
+    // The intact capture first, for comparison. Both keep the venue's ground at the athlete's
+    // contacts: measuring it from plates this small (480x270) swings with the media's coding,
+    // which is not what this test is about.
+    ok(&[
+        "reconstruct",
+        &d("cap"),
+        "--out",
+        &d("intact"),
+        "--no-venue-measure",
+    ]);
+    let intact: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval",
+        &d("intact"),
+        "--capture",
+        &d("cap"),
+        "--json",
+    ]))
+    .expect("eval json");
     let videos = dir.path().join("cap/videos");
     let recode = |from: &str, to: &str, args: &[&str]| {
         Command::new("ffmpeg")
@@ -628,7 +646,13 @@ fn mixed_containers_rates_and_sizes_reconstruct() {
     c4["frame_count"] = 51.into();
     std::fs::write(&path, serde_json::to_string_pretty(&m).expect("json")).expect("write");
 
-    let out = replay360(&["reconstruct", &d("cap"), "--out", &d("rec")]);
+    let out = replay360(&[
+        "reconstruct",
+        &d("cap"),
+        "--out",
+        &d("rec"),
+        "--no-venue-measure",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -646,10 +670,15 @@ fn mixed_containers_rates_and_sizes_reconstruct() {
         eprintln!("{cam}: sync error {err:.3} frames");
         assert!(err < 0.5, "{cam}: sync error {err:.2} frames");
     }
-    // The athlete in the held-out views: 19.3 dB here, 19.7 for the same capture intact. (The
-    // full frame is dominated by the venue proxy, whose texture near a held-out camera can
-    // change by several dB with centimetres of change in the athlete's contacts.)
+    // The athlete in the held-out views, against the same capture intact (18.98 dB against
+    // 18.97 when written). The full frame is dominated by the venue, whose picture near a
+    // held-out camera swings by several dB with small changes of the ground; the athlete's box
+    // much less.
     let psnr = eval["psnr_athlete_db"].as_f64().expect("psnr");
-    eprintln!("held-out athlete PSNR {psnr:.2} dB");
-    assert!(psnr > 18.5, "held-out athlete PSNR {psnr:.2} dB");
+    let reference = intact["psnr_athlete_db"].as_f64().expect("psnr");
+    eprintln!("held-out athlete PSNR {psnr:.2} dB, intact capture {reference:.2} dB");
+    assert!(
+        psnr > reference - 1.0,
+        "held-out athlete PSNR {psnr:.2} dB against {reference:.2} dB for the intact capture"
+    );
 }

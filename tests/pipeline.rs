@@ -207,17 +207,21 @@ fn reconstruction_lies_on_the_true_body_surface() {
 }
 
 /// The venue's ground measured from the background plates lies closer to the true snow than
-/// the athlete's contact profile (level across the course) it starts from in the median, over
-/// the ground the rig looks at, and is not much worse on average. (At this preset's 480x270 the
-/// plain snow gives little to match: the measurement mostly moves the textured course — lines,
-/// fences, kicker — and leaves the rest at the profile, so the gain is modest: medians 1.80 m
-/// against 1.95 m when written, means 2.42 m against 2.34 m.)
+/// the athlete's contact profile it starts from, over the ground the rig looks at. On the demo
+/// preset (16 cameras at 1280x720; from the tiny preset's 480x270 plates the measurement is not
+/// reliable, see README): with seed 3, medians 1.8 m against 3.3 m when written (the contact
+/// profile levels out beyond the landing, the hill goes on down; the rig's cameras, which stand
+/// above the snow, and the dye lines on the hill pull the measured ground down).
 #[test]
 fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
-    let (cap, rec) = fixture();
-    let truth = Truth::load(cap).expect("truth");
+    let dir = std::env::temp_dir().join(format!("replay360-venue-{}", std::process::id()));
+    let (cap, rec) = (dir.join("capture"), dir.join("recon"));
+    let preset = Preset::by_name("demo").expect("demo preset");
+    synth::generate(&SynthOptions { preset, seed: 3 }, &cap).expect("synth");
+    reconstruct(&cap, &rec, &ReconstructOptions::default()).expect("reconstruct");
+    let truth = Truth::load(&cap).expect("truth");
     let snow = replay360::synth::venue::Venue::new(truth.venue.clone());
-    let recon = Reconstruction::open(rec).expect("recon");
+    let recon = Reconstruction::open(&rec).expect("recon");
     let model = recon.manifest.venue.as_ref().expect("a venue model");
     let measured = model.terrain.as_ref().expect("a measured ground");
     assert!(measured.is_valid());
@@ -245,13 +249,14 @@ fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
         "ground height error: measured median {ours_median:.2} m, mean {ours_mean:.2} m; \
          contact profile median {contacts_median:.2} m, mean {contacts_mean:.2} m"
     );
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
-        ours_mean < 1.1 * contacts_mean,
-        "the measured ground is much worse on average"
+        ours_median < 0.75 * contacts_median,
+        "median {ours_median:.2} m against {contacts_median:.2} m"
     );
     assert!(
-        ours_median < contacts_median,
-        "the measured ground is no better in the median"
+        ours_mean < 0.85 * contacts_mean,
+        "mean {ours_mean:.2} m against {contacts_mean:.2} m"
     );
 }
 

@@ -1045,7 +1045,20 @@ fn bake_venue(
         ));
     }
     let surface = |s: f64, l: f64| model.ground_point(s, l);
-    let depth = terrain::DepthMaps::new(&surface, s_range, l_range, 0.25, &rig, 4.0);
+    let (far_s, far_l) = (model.along.range(), model.across.range());
+    let regions = [
+        terrain::SampleRegion {
+            s: s_range,
+            l: l_range,
+            step: 0.25,
+        },
+        terrain::SampleRegion {
+            s: far_s,
+            l: far_l,
+            step: 2.0,
+        },
+    ];
+    let depth = terrain::DepthMaps::new(&surface, &regions, &rig, 4.0);
     let dir = root.join("venue");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
         path: dir.clone(),
@@ -1063,7 +1076,10 @@ fn bake_venue(
         bake_ground(&model, &plates, Some(&depth), 4096, 1024),
         &model.ground_texture,
     )?;
-    save(bake_dome(&model, &plates, 2048, 1024), &model.dome_texture)?;
+    save(
+        bake_dome(&model, &plates, Some(&depth), 2048, 1024),
+        &model.dome_texture,
+    )?;
     Ok(Some(model))
 }
 

@@ -202,10 +202,11 @@ fn photo_cost(
 }
 
 /// Chooses one candidate per sample along a line (Viterbi): the cheapest sum of costs plus
-/// `small` per step of one candidate between neighbours and `jump` for a larger step. Missing
-/// costs (NaN) count as zero, so unseen samples follow their neighbours. Returns, per sample,
-/// the chosen candidate refined to a fraction by a parabola through its neighbours' costs.
-fn cheapest_path(cost: &[Vec<f32>], small: f32, jump: f32) -> Vec<f64> {
+/// `smooth · step²` for a step of one or two candidates between neighbours; larger steps are not
+/// allowed (a wall standing up in a profile would hide whatever is behind it from every view).
+/// Missing costs (NaN) count as zero, so unseen samples follow their neighbours. Returns, per
+/// sample, the chosen candidate refined to a fraction by a parabola through its costs.
+fn cheapest_path(cost: &[Vec<f32>], smooth: f32) -> Vec<f64> {
     let n = cost.len();
     let Some(k) = cost.first().map(Vec::len) else {
         return Vec::new();
@@ -220,22 +221,14 @@ fn cheapest_path(cost: &[Vec<f32>], small: f32, jump: f32) -> Vec<f64> {
         acc[0][d] = unary(0, d);
     }
     for i in 1..n {
-        let (m, arg) = acc[i - 1]
-            .iter()
-            .enumerate()
-            .fold(
-                (f32::INFINITY, 0),
-                |b, (d, &v)| if v < b.0 { (v, d) } else { b },
-            );
         for d in 0..k {
-            let mut best = (acc[i - 1][d], d);
-            for e in [d.wrapping_sub(1), d + 1] {
-                if e < k && acc[i - 1][e] + small < best.0 {
-                    best = (acc[i - 1][e] + small, e);
+            let mut best = (f32::INFINITY, d);
+            for e in d.saturating_sub(2)..(d + 3).min(k) {
+                let step = e.abs_diff(d) as f32;
+                let v = acc[i - 1][e] + smooth * step * step;
+                if v < best.0 {
+                    best = (v, e);
                 }
-            }
-            if m + jump < best.0 {
-                best = (m + jump, arg);
             }
             acc[i][d] = unary(i, d) + best.0;
             from[i][d] = best.1;
@@ -386,9 +379,8 @@ fn profile_pass(
                 .collect()
         })
         .collect();
-    // Smoothness in the units of the cost (1 − correlation): a 1-candidate step between
-    // neighbours is cheap, a jump dear.
-    cheapest_path(&cost, 0.02, 0.5)
+    // Smoothness in the units of the cost (1 − correlation).
+    cheapest_path(&cost, 0.03)
         .into_iter()
         .map(|d| -reach + d * dz)
         .collect()
@@ -426,7 +418,7 @@ pub fn estimate(
         .collect();
     // Along: coarse, then fine around the coarse path.
     let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
-    for (reach, dz, r) in [(8.0, 0.2, 0.5), (0.4, 0.04, 0.3)] {
+    for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
         let base = |s: f64, _l: f64| interp(&along, s);
         let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, &plates);
         along = s_pos
@@ -451,7 +443,43 @@ pub fn estimate(
             .map(|(&l, o)| (l, interp(&across, l) + o))
             .collect();
     }
-    CourseProfile { along, across }
+    let mut course = CourseProfile { along, across };
+    let cameras: Vec<&Camera> = plates.iter().map(|p| p.camera).collect();
+    keep_below_cameras(&mut course, frame, &cameras);
+    course
+}
+
+/// How far below every camera of the rig the snow must lie (m).
+const CAMERA_CLEARANCE: f64 = 1.0;
+/// How far along the course lowering the snow under one camera reaches (m).
+const CLEARANCE_REACH: f64 = 12.0;
+
+/// No camera of the rig stands under the snow: where the profile rises above a camera (less
+/// [`CAMERA_CLEARANCE`]) — typically where it was extrapolated beyond anything measured, down a
+/// landing hill — the profile along the course is lowered there, fading out over
+/// [`CLEARANCE_REACH`] either side.
+fn keep_below_cameras(course: &mut CourseProfile, frame: &GroundFrame, cameras: &[&Camera]) {
+    for _ in 0..4 {
+        let excess: Vec<(f64, f64)> = cameras
+            .iter()
+            .map(|c| {
+                let centre = c.centre();
+                let (s, l) = frame.coords(&centre);
+                (s, course.height(s, l) - (centre.z - CAMERA_CLEARANCE))
+            })
+            .filter(|&(_, v)| v > 1e-3)
+            .collect();
+        if excess.is_empty() {
+            return;
+        }
+        for (s, z) in &mut course.along {
+            let drop = excess
+                .iter()
+                .map(|&(sc, v)| v * (1.0 - (*s - sc).abs() / CLEARANCE_REACH).max(0.0))
+                .fold(0.0, f64::max);
+            *z -= drop;
+        }
+    }
 }
 
 /// The (s, l) box a rig's cameras look over: their positions and the points a few metres
@@ -477,6 +505,14 @@ pub fn rig_extent(
     )
 }
 
+/// Where and how densely [`DepthMaps`] samples the ground.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleRegion {
+    pub s: (f64, f64),
+    pub l: (f64, f64),
+    pub step: f64,
+}
+
 /// Each camera's depth buffer of the height field, at `1 / scale` of its resolution: the
 /// nearest depth (along the optical axis) of the terrain seen at each pixel.
 pub struct DepthMaps {
@@ -485,24 +521,32 @@ pub struct DepthMaps {
 }
 
 impl DepthMaps {
-    /// `surface` gives the ground's world point at (s, l); it is sampled every `step` metres
-    /// over `s_range` × `l_range`.
+    /// `surface` gives the ground's world point at (s, l); it is sampled over each region
+    /// (s range, l range, step in metres), e.g. finely where the rig stands and coarsely out to
+    /// the horizon.
     pub fn new(
         surface: &(dyn Fn(f64, f64) -> Point3<f64> + Sync),
-        s_range: (f64, f64),
-        l_range: (f64, f64),
-        step: f64,
+        regions: &[SampleRegion],
         cameras: &[&Camera],
         scale: f64,
     ) -> Self {
-        let cells: Vec<Point3<f64>> = range_steps(l_range.0, l_range.1, step)
-            .into_iter()
-            .flat_map(|l| {
-                range_steps(s_range.0, s_range.1, step)
+        // A region leaves out what an earlier (finer) one covers.
+        let inside =
+            |r: &SampleRegion, s: f64, l: f64| s >= r.s.0 && s <= r.s.1 && l >= r.l.0 && l <= r.l.1;
+        let cells: Vec<(Point3<f64>, f64)> = regions
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| {
+                range_steps(r.l.0, r.l.1, r.step)
                     .into_iter()
-                    .map(move |s| (s, l))
+                    .flat_map(move |l| {
+                        range_steps(r.s.0, r.s.1, r.step)
+                            .into_iter()
+                            .map(move |s| (k, s, l, r.step))
+                    })
             })
-            .map(|(s, l)| surface(s, l))
+            .filter(|&(k, s, l, _)| !regions[..k].iter().any(|r| inside(r, s, l)))
+            .map(|(_, s, l, step)| (surface(s, l), step))
             .collect();
         let maps = cameras
             .par_iter()
@@ -514,7 +558,7 @@ impl DepthMaps {
                 );
                 let mut depth = vec![f32::INFINITY; mw * mh];
                 let f = cam.intrinsics.fx.max(cam.intrinsics.fy) / scale;
-                for p in &cells {
+                for (p, step) in &cells {
                     {
                         let Some((px, d)) = cam.project_with_depth(p) else {
                             continue;
@@ -594,12 +638,58 @@ mod tests {
             at(3),
             at(3),
         ];
-        let p = cheapest_path(&cost, 0.1, 5.0);
+        let p = cheapest_path(&cost, 0.1);
         assert_eq!(p.len(), 6);
         assert!(
             (p[0] - 2.0).abs() < 0.01 && (p[5] - 3.0).abs() < 0.01,
             "{p:?}"
         );
         assert!(p[2] >= 2.0 && p[3] <= 3.0, "{p:?}");
+    }
+
+    #[test]
+    fn cheapest_path_does_not_stand_up_walls() {
+        // Flat at candidate 1, one sample whose best is far up at candidate 9.
+        let at = |m: usize| {
+            (0..11)
+                .map(|d| (d as f32 - m as f32).abs())
+                .collect::<Vec<_>>()
+        };
+        let mut cost = vec![at(1); 9];
+        cost[4] = at(9);
+        let p = cheapest_path(&cost, 0.1);
+        let rise = p
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f64::max);
+        assert!(rise <= 2.5, "a step of {rise} candidates: {p:?}");
+        assert!(p[4] < 5.0, "followed a lone minimum: {p:?}");
+    }
+
+    #[test]
+    fn the_snow_is_lowered_under_a_buried_camera() {
+        use crate::camera::{Intrinsics, WorldFromCamera};
+        let frame = GroundFrame {
+            origin: Point3::origin(),
+            along: Vector3::x(),
+            left: Vector3::y(),
+        };
+        let intrinsics = Intrinsics::centred(640, 480, 500.0);
+        let eye = Point3::new(20.0, 5.0, -3.0);
+        let pose = WorldFromCamera::looking_at(eye, Point3::origin(), Vector3::z()).inverse();
+        let camera = Camera::new(intrinsics, pose);
+        let mut course = CourseProfile {
+            along: (0..=80).map(|i| (i as f64 * 0.5, 0.0)).collect(),
+            across: vec![(-30.0, 0.0), (30.0, 0.0)],
+        };
+        keep_below_cameras(&mut course, &frame, &[&camera]);
+        assert!(
+            course.height(20.0, 5.0) <= -4.0 + 1e-6,
+            "{}",
+            course.height(20.0, 5.0)
+        );
+        // Far from the camera the profile is as it was.
+        assert_eq!(course.height(0.0, 0.0), 0.0);
+        assert_eq!(course.height(40.0, 0.0), 0.0);
     }
 }

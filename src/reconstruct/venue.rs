@@ -108,7 +108,8 @@ impl VenueModel {
 
     /// World point of the ground proxy at (along, across): the surface measured from the
     /// plates where there is one, with the bumps of the athlete's contact profile (the kicker)
-    /// raised on it in the athlete's lane; else the contact profile itself.
+    /// raised on it in the athlete's lane, and the contacts themselves in the lane where the
+    /// athlete touched the snow; else the contact profile itself.
     pub fn ground_point(&self, s: f64, l: f64) -> Point3<f64> {
         let Some(t) = &self.terrain else {
             return self.profile_point(s, l);
@@ -119,7 +120,25 @@ impl VenueModel {
         } else {
             (self.ground.height(s) - AxisMap::interp(&self.base, s)).max(0.0)
         };
-        f.point(s, l, t.height(s, l) + lane_weight(l) * bump)
+        let measured = t.height(s, l) + lane_weight(l) * bump;
+        // Where the athlete touched the snow, the lane is where it touched.
+        let w = lane_weight(l) * self.contact_support(s);
+        f.point(s, l, measured + w * (self.profile_point(s, l).z - measured))
+    }
+
+    /// 1 within a metre of a contact sample of the ground profile (where the athlete's feet
+    /// were on the snow), 0 beyond 3 m (in flight, or past the ends), smooth between.
+    fn contact_support(&self, s: f64) -> f64 {
+        let p = &self.ground.samples;
+        let i = p.partition_point(|q| q.0 < s);
+        let near = [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| p.get(k))
+            .map(|q| (q.0 - s).abs())
+            .fold(f64::INFINITY, f64::min);
+        let t = ((3.0 - near) / 2.0).clamp(0.0, 1.0);
+        t * t * (3.0 - 2.0 * t)
     }
 
     /// The ground's unit normal at (along, across), from the surface's slopes.
@@ -286,8 +305,16 @@ pub fn dome_direction(u: f64, v: f64) -> Vector3<f64> {
     )
 }
 
-/// Bakes the dome texture.
-pub fn bake_dome(model: &VenueModel, plates: &[Plate], width: u32, height: u32) -> RgbImage {
+/// Bakes the dome texture; with `depth`, a camera only lends a texel its colour where no
+/// ground stands in front of the dome in that direction (a low camera looking up a hill must
+/// not paint the hill onto the sky a higher viewpoint sees above the crest).
+pub fn bake_dome(
+    model: &VenueModel,
+    plates: &[Plate],
+    depth: Option<&DepthMaps>,
+    width: u32,
+    height: u32,
+) -> RgbImage {
     let centre = Point3::from(model.dome_centre);
     let mut img = RgbImage::new(width, height);
     let rows: Vec<Vec<[u8; 3]>> = (0..height)
@@ -302,7 +329,7 @@ pub fn bake_dome(model: &VenueModel, plates: &[Plate], width: u32, height: u32) 
                         let axis = c.forward();
                         (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
                     };
-                    blend(plates, &p, &score, None).unwrap_or_else(|| {
+                    blend(plates, &p, &score, depth).unwrap_or_else(|| {
                         // Unseen: a plain sky gradient above the horizon, snow haze below.
                         let el = d.z;
                         if el > 0.0 {
