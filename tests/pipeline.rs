@@ -174,6 +174,69 @@ fn hull_refinement_improves_sync() {
     );
 }
 
+/// `substeps: 2` reconstructs halfway between the reference camera's frames too, and those
+/// in-between instants lie on the body as it was at their own time (not at a neighbour's).
+#[test]
+fn substeps_reconstruct_between_frames() {
+    let (cap, rec) = fixture();
+    let full = Reconstruction::open(rec).expect("recon");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("recon");
+    let opts = ReconstructOptions {
+        stride: 3,
+        substeps: 2,
+        ..Default::default()
+    };
+    reconstruct(cap, &out, &opts).expect("reconstruct");
+    let half = Reconstruction::open(&out).expect("recon");
+    // Every 3rd of the half-frame grid: a frame and a half apart.
+    let spacing = 1.5 / full.manifest.fps;
+    assert!((half.manifest.fps - 2.0 * full.manifest.fps / 3.0).abs() < 1e-9);
+    let times: Vec<f64> = half.manifest.frames.iter().map(|f| f.time).collect();
+    assert!(times.len() > 10);
+    for w in times.windows(2) {
+        let steps = (w[1] - w[0]) / spacing;
+        assert!(
+            steps > 0.5 && (steps - steps.round()).abs() < 1e-6,
+            "instants at {times:?}"
+        );
+    }
+    // Odd multiples of half a frame exist (instants between the reference frames).
+    let fps = full.manifest.fps;
+    assert!(
+        times
+            .iter()
+            .any(|t| ((t * fps * 2.0).round() as i64) % 2 == 1),
+        "no instant between frames: {times:?}"
+    );
+    // Each such instant is closer to the true body at its own time than at the frames either
+    // side of it.
+    let athlete = Truth::load(cap).expect("truth").athlete();
+    let (mut own, mut neighbours) = (0.0, 0.0);
+    for (i, f) in half.manifest.frames.iter().enumerate() {
+        if ((f.time * fps * 2.0).round() as i64) % 2 == 0 || f.splats == 0 {
+            continue;
+        }
+        let frame = half.load_frame(i).expect("frame");
+        let dist = |t: f64| {
+            let pose = athlete.pose(t);
+            let d: f64 = frame
+                .positions
+                .iter()
+                .map(|p| {
+                    let q = nalgebra::Point3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+                    pose.signed_distance(&q).abs()
+                })
+                .sum();
+            d / frame.positions.len() as f64
+        };
+        own += dist(f.time);
+        neighbours += 0.5 * (dist(f.time - 0.5 / fps) + dist(f.time + 0.5 / fps));
+    }
+    eprintln!("mean surface distance: own time {own:.3}, neighbouring frames {neighbours:.3}");
+    assert!(own < neighbours, "{own:.3} against {neighbours:.3}");
+}
+
 #[test]
 fn reconstruction_lies_on_the_true_body_surface() {
     let (cap, rec) = fixture();

@@ -71,6 +71,10 @@ pub struct ReconstructArgs {
     /// of measuring the snow surface from the background plates.
     #[arg(long)]
     pub no_venue_measure: bool,
+    /// Instants reconstructed per frame interval of the reference camera (2: also halfway
+    /// between frames, so views between the cameras' times show less motion error).
+    #[arg(long, default_value_t = 1)]
+    pub substeps: usize,
 }
 
 pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
@@ -87,6 +91,7 @@ pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         sync_range: a.sync_range,
         sync_refine: !a.no_sync_refine,
         measure_venue: !a.no_venue_measure,
+        substeps: a.substeps.max(1),
         ..Default::default()
     };
     let r = pipeline::reconstruct(&a.capture, &a.out, &opts)

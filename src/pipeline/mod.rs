@@ -59,6 +59,10 @@ pub struct ReconstructOptions {
     pub sync_range: f64,
     /// Reconstruct every `stride`-th reference frame.
     pub stride: usize,
+    /// Instants per reference frame interval (2: one at each frame and one halfway). A view
+    /// between the cameras renders the instant nearest its own time, and a fast-turning
+    /// athlete moves a lot in half a frame.
+    pub substeps: usize,
     /// Full frames per camera kept for the background model.
     pub background_samples: usize,
     /// Pixels of slack when carving against mattes; `None`: 0. (A pixel of slack on every view
@@ -79,6 +83,7 @@ impl Default for ReconstructOptions {
             voxel: None,
             sync_range: 1.0,
             stride: 1,
+            substeps: 1,
             background_samples: 21,
             matte_slack: None,
             sync_refine: true,
@@ -634,9 +639,10 @@ pub fn reconstruct(
         .times
         .last()
         .map_or(1, |&t| (t * fps).round().max(0.0) as u64 + 1);
-    let times: Vec<f64> = (0..grid)
+    let sub = opts.substeps.max(1) as u64;
+    let times: Vec<f64> = (0..(grid - 1) * sub + 1)
         .step_by(opts.stride.max(1))
-        .map(|k| k as f64 / fps)
+        .map(|k| k as f64 / (fps * sub as f64))
         .filter(|&t| (0..cams.len()).filter(|&i| covers(i, t)).count() >= need)
         .collect();
     if times.is_empty() {
@@ -735,7 +741,7 @@ pub fn reconstruct(
             })
             .collect(),
         voxel_size: leaf,
-        fps: fps / opts.stride.max(1) as f64,
+        fps: fps * sub as f64 / opts.stride.max(1) as f64,
         frames,
         backgrounds: bg_entries,
         venue,
