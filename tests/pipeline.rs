@@ -323,6 +323,26 @@ fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
     );
 }
 
+/// A recon.json whose measured ground is malformed is an error naming the file, not a
+/// venue drawn from nonsense.
+#[test]
+fn a_malformed_measured_ground_is_an_error_naming_the_file() {
+    let (_, rec) = fixture();
+    let text = std::fs::read_to_string(rec.join("recon.json")).expect("recon.json");
+    let mut m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["venue"]["terrain"] =
+        serde_json::json!({"along": [[0.0, 1.0]], "across": [[0.0, 0.0], [1.0, 0.0]]});
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("recon.json");
+    std::fs::write(&path, m.to_string()).expect("write");
+    let err = Reconstruction::open(dir.path())
+        .err()
+        .expect("an error")
+        .to_string();
+    assert!(err.contains("measured ground"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
 #[test]
 fn analysis_finds_take_off_apex_and_landing() {
     let (cap, rec) = fixture();

@@ -85,19 +85,7 @@ impl BoardFit {
     }
 
     fn params(&self) -> Params {
-        let rv = self.pose.rotation.scaled_axis();
-        let t = self.pose.translation;
-        [
-            rv.x,
-            rv.y,
-            rv.z,
-            t.x,
-            t.y,
-            t.z,
-            self.blur_px.0.ln(),
-            self.blur_px.1.ln(),
-            self.focal_scale.ln(),
-        ]
+        pack(&self.pose, self.blur_px, self.focal_scale)
     }
 }
 
@@ -123,6 +111,23 @@ const SHARP_PX: f64 = 0.4;
 /// Parameters: rotation vector, translation (m), ln σx, ln σy, ln of the focal length's
 /// multiple.
 type Params = [f64; 9];
+
+/// A pose, blur (px along and across rows) and focal multiple as [`Params`].
+fn pack(pose: &CameraFromWorld, blur_px: (f64, f64), focal_scale: f64) -> Params {
+    let rv = pose.rotation.scaled_axis();
+    let t = pose.translation;
+    [
+        rv.x,
+        rv.y,
+        rv.z,
+        t.x,
+        t.y,
+        t.z,
+        blur_px.0.ln(),
+        blur_px.1.ln(),
+        focal_scale.ln(),
+    ]
+}
 
 fn pose_of(p: &Params) -> CameraFromWorld {
     CameraFromWorld {
@@ -374,19 +379,7 @@ pub fn fit(
     start: &CameraFromWorld,
     focal: Focal,
 ) -> Option<BoardFit> {
-    let rv = start.rotation.scaled_axis();
-    let t = start.translation;
-    let mut p: Params = [
-        rv.x,
-        rv.y,
-        rv.z,
-        t.x,
-        t.y,
-        t.z,
-        1.2f64.ln(),
-        1.2f64.ln(),
-        0.0,
-    ];
+    let mut p = pack(start, (1.2, 1.2), 1.0);
     let np = if focal == Focal::Free { 9 } else { 8 };
     let mut damping = 1e-3;
     for _ in 0..80 {

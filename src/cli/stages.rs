@@ -73,8 +73,8 @@ pub struct ReconstructArgs {
     pub no_venue_measure: bool,
     /// Instants reconstructed per frame interval of the reference camera (2: also halfway
     /// between frames, so views between the cameras' times show less motion error).
-    #[arg(long, default_value_t = 1)]
-    pub substeps: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub substeps: u16,
 }
 
 pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
@@ -91,7 +91,7 @@ pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         sync_range: a.sync_range,
         sync_refine: !a.no_sync_refine,
         measure_venue: !a.no_venue_measure,
-        substeps: a.substeps.max(1),
+        substeps: a.substeps.into(),
         ..Default::default()
     };
     let r = pipeline::reconstruct(&a.capture, &a.out, &opts)

@@ -1013,7 +1013,7 @@ fn bake_venue(
     let centre =
         samples.iter().fold(Vector3::zeros(), |a, s| a + s.1.coords) / samples.len().max(1) as f64;
     let base = crate::reconstruct::venue::base_profile(&ground, -220.0, 220.0, 4.0);
-    let model = VenueModel {
+    let mut model = VenueModel {
         base,
         ground,
         terrain: None,
@@ -1024,7 +1024,6 @@ fn bake_venue(
         ground_texture: PathBuf::from("venue/ground.png"),
         dome_texture: PathBuf::from("venue/dome.png"),
     };
-    let mut model = model;
     let plates: Vec<Plate> = cams
         .iter()
         .zip(backgrounds)

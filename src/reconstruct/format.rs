@@ -55,6 +55,10 @@ pub enum ReconError {
     Ply { path: PathBuf, problem: String },
     #[error("the reconstruction has no frames: {path}")]
     NoFrames { path: PathBuf },
+    #[error(
+        "the venue's measured ground needs at least two samples along and across, increasing and finite: {path}"
+    )]
+    BadTerrain { path: PathBuf },
 }
 
 /// One splat cloud.
@@ -329,6 +333,11 @@ impl Reconstruction {
             })?;
         if manifest.frames.is_empty() {
             return Err(ReconError::NoFrames { path });
+        }
+        if let Some(venue) = &manifest.venue
+            && venue.terrain.as_ref().is_some_and(|t| !t.is_valid())
+        {
+            return Err(ReconError::BadTerrain { path });
         }
         Ok(Self { dir, manifest })
     }

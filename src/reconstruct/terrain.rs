@@ -15,7 +15,7 @@
 //! camera's depth buffer (at a quarter of its resolution), so a texel behind a fence or the
 //! kicker is not painted with the colour of what stands in front of it.
 
-use super::venue::Plate;
+use super::venue::{AxisMap, Plate};
 use crate::camera::Camera;
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
@@ -273,7 +273,7 @@ pub struct CourseProfile {
 
 impl CourseProfile {
     pub fn height(&self, s: f64, l: f64) -> f64 {
-        interp(&self.along, s) + interp(&self.across, l)
+        AxisMap::interp(&self.along, s) + AxisMap::interp(&self.across, l)
     }
 
     /// The (s, l) box the profiles were measured over.
@@ -294,24 +294,6 @@ impl CourseProfile {
                 && v.iter().all(|p| p.0.is_finite() && p.1.is_finite())
                 && v.windows(2).all(|w| w[0].0 < w[1].0)
         })
-    }
-}
-
-fn interp(v: &[(f64, f64)], x: f64) -> f64 {
-    match v.len() {
-        0 => 0.0,
-        1 => v[0].1,
-        n => {
-            if x <= v[0].0 {
-                return v[0].1;
-            }
-            if x >= v[n - 1].0 {
-                return v[n - 1].1;
-            }
-            let i = v.partition_point(|p| p.0 < x).clamp(1, n - 1);
-            let (a, b) = (v[i - 1], v[i]);
-            a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
-        }
     }
 }
 
@@ -419,12 +401,12 @@ pub fn estimate(
     // Along: coarse, then fine around the coarse path.
     let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
     for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
-        let base = |s: f64, _l: f64| interp(&along, s);
+        let base = |s: f64, _l: f64| AxisMap::interp(&along, s);
         let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, &plates);
         along = s_pos
             .iter()
             .zip(off)
-            .map(|(&s, o)| (s, interp(&along, s) + o))
+            .map(|(&s, o)| (s, AxisMap::interp(&along, s) + o))
             .collect();
     }
     // Across: the rise from the along profile, over the whole length.
@@ -433,14 +415,14 @@ pub fn estimate(
     let swap = |l: f64, s: f64, z: f64| frame.point(s, l, z);
     let mut across: Vec<(f64, f64)> = l_pos.iter().map(|&l| (l, 0.0)).collect();
     for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
-        let base = |l: f64, s: f64| interp(&along, s) + interp(&across, l);
+        let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
         let off = profile_pass(
             &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, &plates,
         );
         across = l_pos
             .iter()
             .zip(off)
-            .map(|(&l, o)| (l, interp(&across, l) + o))
+            .map(|(&l, o)| (l, AxisMap::interp(&across, l) + o))
             .collect();
     }
     let mut course = CourseProfile { along, across };
@@ -622,14 +604,15 @@ mod tests {
         assert_eq!(c.extent(), ((0.0, 10.0), (-20.0, 20.0)));
     }
 
+    /// Costs over `k` candidates rising by one per candidate away from `best`.
+    fn v_shaped(k: usize, best: usize) -> Vec<f32> {
+        (0..k).map(|d| (d as f32 - best as f32).abs()).collect()
+    }
+
     #[test]
     fn cheapest_path_follows_costs_and_bridges_gaps() {
         // A minimum at candidate 2, then nothing measured, then a minimum at candidate 3.
-        let at = |m: usize| {
-            (0..7)
-                .map(|d| (d as f32 - m as f32).abs())
-                .collect::<Vec<_>>()
-        };
+        let at = |m: usize| v_shaped(7, m);
         let cost = vec![
             at(2),
             at(2),
@@ -650,11 +633,7 @@ mod tests {
     #[test]
     fn cheapest_path_does_not_stand_up_walls() {
         // Flat at candidate 1, one sample whose best is far up at candidate 9.
-        let at = |m: usize| {
-            (0..11)
-                .map(|d| (d as f32 - m as f32).abs())
-                .collect::<Vec<_>>()
-        };
+        let at = |m: usize| v_shaped(11, m);
         let mut cost = vec![at(1); 9];
         cost[4] = at(9);
         let p = cheapest_path(&cost, 0.1);

@@ -42,8 +42,15 @@ impl AxisMap {
             ],
         }
     }
+    /// Piecewise-linear through `pairs` (increasing in their first element), constant beyond
+    /// the ends; 0 for no pairs.
     pub fn interp(pairs: &[(f64, f64)], x: f64) -> f64 {
         let n = pairs.len();
+        match n {
+            0 => return 0.0,
+            1 => return pairs[0].1,
+            _ => {}
+        }
         if x <= pairs[0].0 {
             return pairs[0].1;
         }
@@ -256,6 +263,16 @@ fn blend(
     Some(out)
 }
 
+/// A `width` × `height` picture whose texel (x, y) is `texel(x, y)`, rows in parallel.
+fn par_image(width: u32, height: u32, texel: impl Fn(u32, u32) -> [u8; 3] + Sync) -> RgbImage {
+    let texel = &texel;
+    let data: Vec<u8> = (0..height)
+        .into_par_iter()
+        .flat_map_iter(|y| (0..width).flat_map(move |x| texel(x, y)))
+        .collect();
+    RgbImage::from_raw(width, height, data).unwrap_or_else(|| RgbImage::new(width, height))
+}
+
 /// Bakes the ground texture (`width` along the course, `height` across it); `depth` (the
 /// terrain in each plate's camera) keeps texels from cameras that do not see them.
 pub fn bake_ground(
@@ -265,33 +282,19 @@ pub fn bake_ground(
     width: u32,
     height: u32,
 ) -> RgbImage {
-    let mut img = RgbImage::new(width, height);
-    let rows: Vec<Vec<[u8; 3]>> = (0..height)
-        .into_par_iter()
-        .map(|y| {
-            let l = model.across.coord((y as f64 + 0.5) / height as f64);
-            (0..width)
-                .map(|x| {
-                    let s = model.along.coord((x as f64 + 0.5) / width as f64);
-                    let p = model.ground_point(s, l);
-                    let n = model.ground_normal(s, l);
-                    let score = |c: &Camera| {
-                        let to = c.centre() - p;
-                        let d = to.norm();
-                        let cos = (n.dot(&to) / d).max(0.0);
-                        cos / d
-                    };
-                    blend(plates, &p, &score, depth).unwrap_or([196, 204, 216])
-                })
-                .collect()
-        })
-        .collect();
-    for (y, row) in rows.into_iter().enumerate() {
-        for (x, c) in row.into_iter().enumerate() {
-            img.put_pixel(x as u32, y as u32, image::Rgb(c));
-        }
-    }
-    img
+    par_image(width, height, |x, y| {
+        let l = model.across.coord((y as f64 + 0.5) / height as f64);
+        let s = model.along.coord((x as f64 + 0.5) / width as f64);
+        let p = model.ground_point(s, l);
+        let n = model.ground_normal(s, l);
+        let score = |c: &Camera| {
+            let to = c.centre() - p;
+            let d = to.norm();
+            let cos = (n.dot(&to) / d).max(0.0);
+            cos / d
+        };
+        blend(plates, &p, &score, depth).unwrap_or([196, 204, 216])
+    })
 }
 
 /// Unit direction of a dome texel (equirectangular: u = longitude, v = colatitude from +z).
@@ -316,38 +319,24 @@ pub fn bake_dome(
     height: u32,
 ) -> RgbImage {
     let centre = Point3::from(model.dome_centre);
-    let mut img = RgbImage::new(width, height);
-    let rows: Vec<Vec<[u8; 3]>> = (0..height)
-        .into_par_iter()
-        .map(|y| {
-            let v = (y as f64 + 0.5) / height as f64;
-            (0..width)
-                .map(|x| {
-                    let d = dome_direction((x as f64 + 0.5) / width as f64, v);
-                    let p = centre + d * model.dome_radius;
-                    let score = |c: &Camera| {
-                        let axis = c.forward();
-                        (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
-                    };
-                    blend(plates, &p, &score, depth).unwrap_or_else(|| {
-                        // Unseen: a plain sky gradient above the horizon, snow haze below.
-                        let el = d.z;
-                        if el > 0.0 {
-                            let k = el.powf(0.6);
-                            let c = |a: f64, b: f64| (a + (b - a) * k) as u8;
-                            [c(170.0, 60.0), c(196.0, 120.0), c(232.0, 205.0)]
-                        } else {
-                            [196, 204, 216]
-                        }
-                    })
-                })
-                .collect()
+    par_image(width, height, |x, y| {
+        let v = (y as f64 + 0.5) / height as f64;
+        let d = dome_direction((x as f64 + 0.5) / width as f64, v);
+        let p = centre + d * model.dome_radius;
+        let score = |c: &Camera| {
+            let axis = c.forward();
+            (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
+        };
+        blend(plates, &p, &score, depth).unwrap_or_else(|| {
+            // Unseen: a plain sky gradient above the horizon, snow haze below.
+            let el = d.z;
+            if el > 0.0 {
+                let k = el.powf(0.6);
+                let c = |a: f64, b: f64| (a + (b - a) * k) as u8;
+                [c(170.0, 60.0), c(196.0, 120.0), c(232.0, 205.0)]
+            } else {
+                [196, 204, 216]
+            }
         })
-        .collect();
-    for (y, row) in rows.into_iter().enumerate() {
-        for (x, c) in row.into_iter().enumerate() {
-            img.put_pixel(x as u32, y as u32, image::Rgb(c));
-        }
-    }
-    img
+    })
 }
