@@ -336,8 +336,7 @@ fn a_malformed_measured_ground_is_an_error_naming_the_file() {
     let path = dir.path().join("recon.json");
     std::fs::write(&path, m.to_string()).expect("write");
     let err = Reconstruction::open(dir.path())
-        .err()
-        .expect("an error")
+        .expect_err("an error")
         .to_string();
     assert!(err.contains("measured ground"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
