@@ -48,6 +48,71 @@ impl Distortion {
         }
     }
 
+    /// Whether the lens maps the ideal normalised point (x, y) one to one: along its ray from
+    /// the axis the distorted radius still grows. A polynomial lens model folds back beyond
+    /// some radius (with k1 < 0, far outside the picture), and a point there would land inside
+    /// the picture although the camera cannot see it.
+    #[inline]
+    pub fn is_unfolded(&self, x: f64, y: f64) -> bool {
+        // Quick answer for the points a camera sees: a lower bound of the radius's slope, which
+        // falls with the radius, is still positive there.
+        match *self {
+            Distortion::None => true,
+            Distortion::RadialTangential { k1, k2, k3, .. } => {
+                let u = x * x + y * y;
+                let bound = u * (3.0 * k1.abs() + u * (5.0 * k2.abs() + u * 7.0 * k3.abs()));
+                bound < 1.0 || self.is_unfolded_far(u)
+            }
+            Distortion::Fisheye { k1, k2, k3, k4 } => {
+                let theta = (x * x + y * y).sqrt().atan();
+                let t = theta * theta;
+                let bound = t
+                    * (3.0 * k1.abs()
+                        + t * (5.0 * k2.abs() + t * (7.0 * k3.abs() + t * 9.0 * k4.abs())));
+                bound < 1.0 || self.is_unfolded_far(theta)
+            }
+        }
+    }
+
+    /// [`Distortion::is_unfolded`] in full, at `u` = r² (radial-tangential) or the angle θ
+    /// from the axis (fisheye).
+    #[cold]
+    #[inline(never)]
+    fn is_unfolded_far(&self, v: f64) -> bool {
+        match *self {
+            Distortion::None => true,
+            Distortion::RadialTangential { k1, k2, k3, .. } => {
+                // d(r·radial)/dr as a cubic in u = r²: positive on (0, v] when positive at v
+                // and at every stationary point inside.
+                let slope = |u: f64| 1.0 + u * (3.0 * k1 + u * (5.0 * k2 + u * 7.0 * k3));
+                if slope(v) <= 0.0 {
+                    return false;
+                }
+                // Stationary points: 3 k1 + 10 k2 u + 21 k3 u² = 0.
+                let (a, b, c) = (21.0 * k3, 10.0 * k2, 3.0 * k1);
+                let roots: [Option<f64>; 2] = if a.abs() < 1e-12 {
+                    [(b.abs() > 1e-12).then(|| -c / b), None]
+                } else {
+                    let disc = b * b - 4.0 * a * c;
+                    if disc < 0.0 {
+                        [None, None]
+                    } else {
+                        let q = disc.sqrt();
+                        [Some((-b - q) / (2.0 * a)), Some((-b + q) / (2.0 * a))]
+                    }
+                };
+                roots
+                    .into_iter()
+                    .flatten()
+                    .filter(|&u| u > 0.0 && u < v)
+                    .all(|u| slope(u) > 0.0)
+            }
+            Distortion::Fisheye { .. } => {
+                (1..=8).all(|i| self.fisheye_theta_d_and_slope(v * i as f64 / 8.0).1 > 0.0)
+            }
+        }
+    }
+
     /// `θ_d(θ)` of the fisheye model and its derivative.
     fn fisheye_theta_d_and_slope(&self, theta: f64) -> (f64, f64) {
         let Distortion::Fisheye { k1, k2, k3, k4 } = *self else {
@@ -225,6 +290,54 @@ mod tests {
         k3: -0.0011,
         k4: 0.00021,
     };
+
+    /// A lens is unfolded out to the first radius where its distorted radius stops growing,
+    /// and folded beyond it (found here by stepping along the ray), for barrel lenses with and
+    /// without higher terms; a pinhole is unfolded everywhere.
+    #[test]
+    fn lens_fold_is_where_the_distorted_radius_stops_growing() {
+        let lenses = [
+            (-0.3, 0.0, 0.0),
+            (-0.28, 0.09, 0.0),
+            (-0.4, 0.05, -0.01),
+            (0.1, 0.0, 0.0),
+            (-0.05, -0.02, 0.001),
+        ];
+        for (k1, k2, k3) in lenses {
+            let d = Distortion::RadialTangential {
+                k1,
+                k2,
+                p1: 0.0,
+                p2: 0.0,
+                k3,
+            };
+            let radius = |r: f64| d.distort(r * 0.6, r * 0.8).0 / 0.6;
+            let mut grows = true;
+            let mut r = 0.001;
+            while r < 6.0 {
+                grows &= radius(r + 1e-4) > radius(r);
+                assert_eq!(
+                    d.is_unfolded(r * 0.6, r * 0.8),
+                    grows,
+                    "k = ({k1}, {k2}, {k3}), r {r:.3}"
+                );
+                r += 0.01;
+            }
+        }
+        assert!(Distortion::None.is_unfolded(50.0, -80.0));
+        // The synthetic barrel lens: a point 4.5 normalised units off axis (far outside the
+        // picture) would land back inside it.
+        let barrel = Distortion::RadialTangential {
+            k1: -0.2,
+            k2: 0.0,
+            p1: 0.0,
+            p2: 0.0,
+            k3: 0.0,
+        };
+        let (xd, yd) = barrel.distort(-3.15, 3.19);
+        assert!(xd.hypot(yd) < 15.0 && !barrel.is_unfolded(-3.15, 3.19));
+        assert!(barrel.is_unfolded(0.6, 0.4));
+    }
 
     #[test]
     fn fisheye_matches_the_kannala_brandt_formula() {

@@ -55,20 +55,22 @@ impl Camera {
         self.pose.inverse().rotation * Vector3::z()
     }
 
-    /// Projects a world point to a pixel, or `None` if the point is behind the camera.
+    /// Projects a world point to a pixel, or `None` if the point is behind the camera or
+    /// where the lens model folds back ([`Distortion::is_unfolded`]: no pixel sees it there).
     /// The point need not fall inside the image.
     pub fn project(&self, world: &Point3<f64>) -> Option<Pixel> {
         let c = self.pose.transform(world);
-        if c.z <= 1e-9 {
+        if c.z <= 1e-9 || !self.intrinsics.distortion.is_unfolded(c.x / c.z, c.y / c.z) {
             return None;
         }
         Some(self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z))
     }
 
-    /// Projects a world point and also returns its depth along the optical axis.
+    /// Projects a world point and also returns its depth along the optical axis (`None` as for
+    /// [`Camera::project`]).
     pub fn project_with_depth(&self, world: &Point3<f64>) -> Option<(Pixel, f64)> {
         let c = self.pose.transform(world);
-        if c.z <= 1e-9 {
+        if c.z <= 1e-9 || !self.intrinsics.distortion.is_unfolded(c.x / c.z, c.y / c.z) {
             return None;
         }
         Some((

@@ -1037,6 +1037,7 @@ fn bake_venue(
     let frame = model.frame();
     let rig: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
     let (s_range, l_range) = terrain::rig_extent(&frame, &rig, 8.0, 90.0);
+    let t_stage = Instant::now();
     if measure {
         let prior = |s: f64, l: f64| model.profile_point(s, l).z;
         model.terrain = Some(terrain::estimate(
@@ -1063,7 +1064,16 @@ fn bake_venue(
             step: 2.0,
         },
     ];
+    tracing::debug!(
+        "venue: ground measured in {:.2} s",
+        t_stage.elapsed().as_secs_f64()
+    );
+    let t_stage = Instant::now();
     let depth = terrain::DepthMaps::new(&surface, &regions, &rig, 4.0);
+    tracing::debug!(
+        "venue: depth maps in {:.2} s",
+        t_stage.elapsed().as_secs_f64()
+    );
     let dir = root.join("venue");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
         path: dir.clone(),
@@ -1077,14 +1087,25 @@ fn bake_venue(
                 source: std::io::Error::other(e),
             })
     };
-    save(
-        bake_ground(&model, &plates, Some(&depth), 4096, 1024),
-        &model.ground_texture,
-    )?;
-    save(
-        bake_dome(&model, &plates, Some(&depth), 2048, 1024),
-        &model.dome_texture,
-    )?;
+    let t_stage = Instant::now();
+    let ground_texture = bake_ground(&model, &plates, Some(&depth), 4096, 1024);
+    tracing::debug!(
+        "venue: ground baked in {:.2} s",
+        t_stage.elapsed().as_secs_f64()
+    );
+    let t_stage = Instant::now();
+    let dome_texture = bake_dome(&model, &plates, Some(&depth), 2048, 1024);
+    tracing::debug!(
+        "venue: dome baked in {:.2} s",
+        t_stage.elapsed().as_secs_f64()
+    );
+    let t_stage = Instant::now();
+    save(ground_texture, &model.ground_texture)?;
+    save(dome_texture, &model.dome_texture)?;
+    tracing::debug!(
+        "venue: textures written in {:.2} s",
+        t_stage.elapsed().as_secs_f64()
+    );
     Ok(Some(model))
 }
 

@@ -82,6 +82,25 @@ impl<'a> GreyPlate<'a> {
         }
     }
 
+    /// Whether the camera may see some point of the straight segment between `ends`: false only
+    /// when both ends project beyond the same edge of the picture (grown by a tenth, for the
+    /// lens's curvature).
+    fn may_see_any(&self, ends: &[Point3<f64>; 2]) -> bool {
+        let (w, h) = self.camera.intrinsics.width_height();
+        let (w, h) = (w as f64, h as f64);
+        let (mx, my) = (0.1 * w, 0.1 * h);
+        let (Some(a), Some(b)) = (self.camera.project(&ends[0]), self.camera.project(&ends[1]))
+        else {
+            // An end behind the camera (or where its lens folds): the segment may cross the
+            // picture.
+            return true;
+        };
+        !((a.x < -mx && b.x < -mx)
+            || (a.y < -my && b.y < -my)
+            || (a.x > w + mx && b.x > w + mx)
+            || (a.y > h + my && b.y > h + my))
+    }
+
     /// Bilinear sample at full-resolution pixel (x, y) from pyramid level `k`.
     fn sample(&self, k: usize, x: f64, y: f64) -> f32 {
         let (w, h, grey) = &self.levels[k];
@@ -115,7 +134,9 @@ fn patch(
     r: f64,
 ) -> Option<[f32; PATCH_LEN]> {
     let (c, d) = pl.camera.project_with_depth(p)?;
-    if d <= 0.5 {
+    let (w, h) = pl.camera.intrinsics.width_height();
+    // Most cameras do not see a given spot: rejected before the two further projections.
+    if d <= 0.5 || c.x < 0.0 || c.y < 0.0 || c.x > w as f64 - 1.0 || c.y > h as f64 - 1.0 {
         return None;
     }
     let cu = pl.camera.project(&(p + u * r))?;
@@ -123,7 +144,6 @@ fn patch(
     let (du, dv) = ((cu.x - c.x, cu.y - c.y), (cv.x - c.x, cv.y - c.y));
     let ext = du.0.abs() + dv.0.abs();
     let eyt = du.1.abs() + dv.1.abs();
-    let (w, h) = pl.camera.intrinsics.width_height();
     if c.x - ext < 0.0
         || c.y - eyt < 0.0
         || c.x + ext > w as f64 - 1.0
@@ -165,7 +185,7 @@ fn photo_cost(
     p: &Point3<f64>,
     frame: &GroundFrame,
     r: f64,
-    plates: &[GreyPlate],
+    plates: &[&GreyPlate],
     buf: &mut Vec<[f32; PATCH_LEN]>,
 ) -> Option<f32> {
     buf.clear();
@@ -317,13 +337,22 @@ fn profile_pass(
         .par_iter()
         .map(|&x| {
             let mut buf = Vec::with_capacity(plates.len());
+            // Per sample across, the cameras that may see some height of its column.
+            let columns: Vec<Vec<&GreyPlate>> = across
+                .iter()
+                .map(|&y| {
+                    let z = base(x, y);
+                    let ends = [point(x, y, z - reach), point(x, y, z + reach)];
+                    plates.iter().filter(|pl| pl.may_see_any(&ends)).collect()
+                })
+                .collect();
             (0..k)
                 .map(|c| {
                     let off = -reach + c as f64 * dz;
                     let (mut sum, mut n) = (0.0f32, 0u32);
-                    for &y in across {
+                    for (&y, seen_by) in across.iter().zip(&columns) {
                         let p = point(x, y, base(x, y) + off);
-                        if let Some(v) = photo_cost(&p, frame, r, plates, &mut buf) {
+                        if let Some(v) = photo_cost(&p, frame, r, seen_by, &mut buf) {
                             sum += v;
                             n += 1;
                         }
@@ -391,7 +420,12 @@ pub fn estimate(
     lane: f64,
     course_half_width: f64,
 ) -> CourseProfile {
+    let t0 = std::time::Instant::now();
     let plates: Vec<GreyPlate> = plates.par_iter().map(GreyPlate::new).collect();
+    tracing::debug!(
+        "terrain: grey pyramids in {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
     let point = |s: f64, l: f64, z: f64| frame.point(s, l, z);
     let s_pos = range_steps(s_range.0, s_range.1, 0.5);
     let side: Vec<f64> = range_steps(1.5 * lane, course_half_width, 1.0)
@@ -402,7 +436,14 @@ pub fn estimate(
     let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
     for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
         let base = |s: f64, _l: f64| AxisMap::interp(&along, s);
+        let t0 = std::time::Instant::now();
         let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, &plates);
+        tracing::debug!(
+            "terrain: along ±{reach} m, {} positions x {} candidates in {:.2} s",
+            s_pos.len(),
+            (2.0 * reach / dz).round() + 1.0,
+            t0.elapsed().as_secs_f64()
+        );
         along = s_pos
             .iter()
             .zip(off)
@@ -416,8 +457,16 @@ pub fn estimate(
     let mut across: Vec<(f64, f64)> = l_pos.iter().map(|&l| (l, 0.0)).collect();
     for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
         let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
+        let t0 = std::time::Instant::now();
         let off = profile_pass(
             &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, &plates,
+        );
+        tracing::debug!(
+            "terrain: across ±{reach} m, {} positions x {} samples x {} candidates in {:.2} s",
+            l_pos.len(),
+            s_samples.len(),
+            (2.0 * reach / dz).round() + 1.0,
+            t0.elapsed().as_secs_f64()
         );
         across = l_pos
             .iter()

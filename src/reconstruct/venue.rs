@@ -118,19 +118,36 @@ impl VenueModel {
     /// raised on it in the athlete's lane, and the contacts themselves in the lane where the
     /// athlete touched the snow; else the contact profile itself.
     pub fn ground_point(&self, s: f64, l: f64) -> Point3<f64> {
-        let Some(t) = &self.terrain else {
-            return self.profile_point(s, l);
-        };
-        let f = self.frame();
-        let bump = if self.base.len() < 2 {
-            0.0
-        } else {
-            (self.ground.height(s) - AxisMap::interp(&self.base, s)).max(0.0)
-        };
-        let measured = t.height(s, l) + lane_weight(l) * bump;
-        // Where the athlete touched the snow, the lane is where it touched.
-        let w = lane_weight(l) * self.contact_support(s);
-        f.point(s, l, measured + w * (self.profile_point(s, l).z - measured))
+        let z = ground_height(&self.along_terms(s), &self.across_terms(l));
+        self.frame().point(s, l, z)
+    }
+
+    /// What the ground's height at `s` along the course depends on, whatever the across.
+    pub fn along_terms(&self, s: f64) -> AlongTerms {
+        let full = self.ground.height(s);
+        let base = (self.base.len() >= 2).then(|| AxisMap::interp(&self.base, s));
+        AlongTerms {
+            full,
+            base,
+            measured: self.terrain.as_ref().map(|t| AxisMap::interp(&t.along, s)),
+            bump: base.map_or(0.0, |b| (full - b).max(0.0)),
+            support: if self.terrain.is_some() {
+                self.contact_support(s)
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// What the ground's height at `l` across the course depends on, whatever the along.
+    pub fn across_terms(&self, l: f64) -> AcrossTerms {
+        AcrossTerms {
+            lane: lane_weight(l),
+            measured: self
+                .terrain
+                .as_ref()
+                .map_or(0.0, |t| AxisMap::interp(&t.across, l)),
+        }
     }
 
     /// 1 within a metre of a contact sample of the ground profile (where the athlete's feet
@@ -150,27 +167,80 @@ impl VenueModel {
 
     /// The ground's unit normal at (along, across), from the surface's slopes.
     pub fn ground_normal(&self, s: f64, l: f64) -> Vector3<f64> {
-        let e = 0.25;
-        let z = |s: f64, l: f64| self.ground_point(s, l).z;
-        let ds = (z(s + e, l) - z(s - e, l)) / (2.0 * e);
-        let dl = (z(s, l + e) - z(s, l - e)) / (2.0 * e);
+        let e = NORMAL_STEP;
+        self.normal_from_terms(
+            &[s - e, s, s + e].map(|v| self.along_terms(v)),
+            &[l - e, l, l + e].map(|v| self.across_terms(v)),
+        )
+    }
+
+    /// The unit normal from the terms at s − [`NORMAL_STEP`], s, s + the step (`along`) and
+    /// likewise across: central differences of the height.
+    pub fn normal_from_terms(
+        &self,
+        along: &[AlongTerms; 3],
+        across: &[AcrossTerms; 3],
+    ) -> Vector3<f64> {
+        let e = NORMAL_STEP;
+        let z = |i: usize, j: usize| ground_height(&along[i], &across[j]);
+        let ds = (z(2, 1) - z(0, 1)) / (2.0 * e);
+        let dl = (z(1, 2) - z(1, 0)) / (2.0 * e);
         let f = self.frame();
         (Vector3::z() - f.along * ds - f.left * dl).normalize()
     }
 
     /// World point of the profile proxy (the athlete's contacts) at (along, across).
     pub fn profile_point(&self, s: f64, l: f64) -> Point3<f64> {
-        let o = Point3::from(self.ground.origin);
-        let p = o + Vector3::from(self.ground.travel) * s + self.left() * l;
-        let full = self.ground.height(s);
-        let z = if self.base.len() < 2 {
-            full
-        } else {
-            let base = AxisMap::interp(&self.base, s);
-            base + (full - base) * lane_weight(l)
-        };
-        Point3::new(p.x, p.y, z)
+        let z = profile_height(&self.along_terms(s), &self.across_terms(l));
+        self.frame().point(s, l, z)
     }
+}
+
+/// Half the step of the central differences that give the ground's normal (m).
+pub const NORMAL_STEP: f64 = 0.25;
+
+/// The parts of the ground's height that depend only on the position along the course
+/// ([`VenueModel::along_terms`]); with [`AcrossTerms`] they give the height at any (s, l), so a
+/// bake over a grid evaluates each once per column and row.
+#[derive(Debug, Clone, Copy)]
+pub struct AlongTerms {
+    /// The contact profile's height.
+    full: f64,
+    /// The contact profile with its bumps removed, when it has one.
+    base: Option<f64>,
+    /// The measured profile along the course, when the ground was measured.
+    measured: Option<f64>,
+    /// The contact profile's bump above its base (the kicker).
+    bump: f64,
+    /// How much the athlete's contacts hold here (1 where a foot was on the snow).
+    support: f64,
+}
+
+/// The parts of the ground's height that depend only on the position across the course.
+#[derive(Debug, Clone, Copy)]
+pub struct AcrossTerms {
+    /// 1 in the athlete's lane, 0 beyond it.
+    lane: f64,
+    /// The measured rise across the course (0 when not measured).
+    measured: f64,
+}
+
+/// The contact proxy's height: its bumps only in the athlete's lane.
+fn profile_height(a: &AlongTerms, c: &AcrossTerms) -> f64 {
+    match a.base {
+        Some(b) => b + (a.full - b) * c.lane,
+        None => a.full,
+    }
+}
+
+/// The ground's height (see [`VenueModel::ground_point`]).
+fn ground_height(a: &AlongTerms, c: &AcrossTerms) -> f64 {
+    let Some(along) = a.measured else {
+        return profile_height(a, c);
+    };
+    let measured = along + c.measured + c.lane * a.bump;
+    let w = c.lane * a.support;
+    measured + w * (profile_height(a, c) - measured)
 }
 
 /// Half the width of the athlete's lane, where the contact profile's bumps (the kicker) stand.
@@ -282,11 +352,30 @@ pub fn bake_ground(
     width: u32,
     height: u32,
 ) -> RgbImage {
+    // The height's terms per column (s) and per row (l) of the texture, and either side of each
+    // for the normal: evaluated once, not per texel.
+    let e = NORMAL_STEP;
+    let s_of = |x: u32| model.along.coord((x as f64 + 0.5) / width as f64);
+    let l_of = |y: u32| model.across.coord((y as f64 + 0.5) / height as f64);
+    let cols: Vec<(f64, [AlongTerms; 3])> = (0..width)
+        .into_par_iter()
+        .map(|x| {
+            let s = s_of(x);
+            (s, [s - e, s, s + e].map(|v| model.along_terms(v)))
+        })
+        .collect();
+    let rows: Vec<(f64, [AcrossTerms; 3])> = (0..height)
+        .map(|y| {
+            let l = l_of(y);
+            (l, [l - e, l, l + e].map(|v| model.across_terms(v)))
+        })
+        .collect();
+    let frame = model.frame();
     par_image(width, height, |x, y| {
-        let l = model.across.coord((y as f64 + 0.5) / height as f64);
-        let s = model.along.coord((x as f64 + 0.5) / width as f64);
-        let p = model.ground_point(s, l);
-        let n = model.ground_normal(s, l);
+        let (s, a) = &cols[x as usize];
+        let (l, c) = &rows[y as usize];
+        let p = frame.point(*s, *l, ground_height(&a[1], &c[1]));
+        let n = model.normal_from_terms(a, c);
         let score = |c: &Camera| {
             let to = c.centre() - p;
             let d = to.norm();
