@@ -235,6 +235,7 @@ impl Intrinsics {
         }
     }
 
+    #[inline]
     pub fn pixel_from_normalised(&self, x: f64, y: f64) -> crate::camera::Pixel {
         let (xd, yd) = self.distortion.distort(x, y);
         crate::camera::Pixel::new(self.fx * xd + self.cx, self.fy * yd + self.cy)

@@ -58,25 +58,24 @@ impl Camera {
     /// Projects a world point to a pixel, or `None` if the point is behind the camera or
     /// where the lens model folds back ([`Distortion::is_unfolded`]: no pixel sees it there).
     /// The point need not fall inside the image.
+    #[inline]
     pub fn project(&self, world: &Point3<f64>) -> Option<Pixel> {
-        let c = self.pose.transform(world);
-        if c.z <= 1e-9 || !self.intrinsics.distortion.is_unfolded(c.x / c.z, c.y / c.z) {
-            return None;
-        }
-        Some(self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z))
+        self.project_with_depth(world).map(|(px, _)| px)
     }
 
     /// Projects a world point and also returns its depth along the optical axis (`None` as for
     /// [`Camera::project`]).
+    #[inline]
     pub fn project_with_depth(&self, world: &Point3<f64>) -> Option<(Pixel, f64)> {
         let c = self.pose.transform(world);
-        if c.z <= 1e-9 || !self.intrinsics.distortion.is_unfolded(c.x / c.z, c.y / c.z) {
+        if c.z <= 1e-9 {
             return None;
         }
-        Some((
-            self.intrinsics.pixel_from_normalised(c.x / c.z, c.y / c.z),
-            c.z,
-        ))
+        let (x, y) = (c.x / c.z, c.y / c.z);
+        if !self.intrinsics.distortion.is_unfolded(x, y) {
+            return None;
+        }
+        Some((self.intrinsics.pixel_from_normalised(x, y), c.z))
     }
 
     /// The world point at `depth` (along the optical axis) seen at `pixel`.

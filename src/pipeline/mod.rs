@@ -993,6 +993,26 @@ impl HullMask {
 /// (where the profile along it is measured; the rise beyond is measured separately).
 const COURSE_HALF_WIDTH: f64 = 10.0;
 
+/// The coarsest ground footprint (metres per pixel, the rig's median camera at the athlete)
+/// at which the ground is measured from the plates. The correlation needs the snow's texture
+/// (ski tracks, grooming lines, a few centimetres across) resolved: at the tiny preset's
+/// 480x270 (about 6 cm per pixel) the measured ground is worse than the athlete's contacts;
+/// at the demo's 3 cm and aerials16's 2 cm it is better.
+const MAX_MEASURE_FOOTPRINT: f64 = 0.045;
+
+/// The rig's median ground footprint at `at`: metres per pixel of each camera there.
+fn ground_footprint(cams: &[CaptureCamera], at: &Point3<f64>) -> f64 {
+    let mut fp: Vec<f64> = cams
+        .iter()
+        .map(|c| {
+            let k = &c.camera.intrinsics;
+            (c.camera.centre() - at).norm() / (0.5 * (k.fx + k.fy))
+        })
+        .collect();
+    fp.sort_by(f64::total_cmp);
+    fp.get(fp.len() / 2).copied().unwrap_or(f64::INFINITY)
+}
+
 /// Bakes the venue model into `root/venue/`.
 fn bake_venue(
     root: &Path,
@@ -1038,6 +1058,17 @@ fn bake_venue(
     let rig: Vec<&crate::camera::Camera> = cams.iter().map(|c| &c.camera).collect();
     let (s_range, l_range) = terrain::rig_extent(&frame, &rig, 8.0, 90.0);
     let t_stage = Instant::now();
+    let footprint = ground_footprint(cams, &Point3::from(centre));
+    let measure = if measure && footprint > MAX_MEASURE_FOOTPRINT {
+        tracing::warn!(
+            "the background plates are too coarse to measure the snow from ({:.1} cm per pixel at the athlete, at most {:.1}): the venue's ground is the athlete's contact profile",
+            footprint * 100.0,
+            MAX_MEASURE_FOOTPRINT * 100.0
+        );
+        false
+    } else {
+        measure
+    };
     if measure {
         let prior = |s: f64, l: f64| model.profile_point(s, l).z;
         model.terrain = Some(terrain::estimate(
