@@ -176,32 +176,26 @@ pub fn background_samples(
 }
 
 /// Up to `samples` frames spread over a camera's clip for its background model. Keyframes are
-/// used when the file has at least seven (then only they are decoded); otherwise the whole file
-/// is decoded and sampled evenly.
+/// used when the file has at least seven (then only the chosen ones are decoded); otherwise the
+/// whole file is decoded and sampled evenly.
 pub fn sample_frames(camera: &CaptureCamera, samples: usize) -> Result<Vec<RgbImage>, IngestError> {
-    let mut reader = VideoReader::open_keyframes(&camera.video)?;
-    check_size(camera, &reader)?;
-    let mut keys = Vec::new();
-    while let Some(f) = reader.next_frame()? {
-        keys.push(f.image);
-        if keys.len() > 4 * samples.max(1) {
-            // Thin out evenly to bound memory on very long files.
-            keys = keys.into_iter().step_by(2).collect();
+    let keys = VideoReader::count_keyframes(&camera.video)?;
+    if keys >= 7 {
+        let step = (keys as f64 / samples.max(1) as f64).max(1.0);
+        let picked = (0..samples.min(keys))
+            .map(|i| ((i as f64 * step) as usize).min(keys - 1))
+            .collect::<std::collections::BTreeSet<_>>();
+        check_size(camera, &VideoReader::open(&camera.video, 1)?)?;
+        let out: Vec<RgbImage> = VideoReader::some_keyframes(&camera.video, &picked)?
+            .into_iter()
+            .map(|f| f.image)
+            .collect();
+        if out.len() >= 7 {
+            return Ok(out);
         }
     }
-    if keys.len() >= 7 {
-        let step = (keys.len() as f64 / samples.max(1) as f64).max(1.0);
-        let picked = (0..samples.min(keys.len()))
-            .map(|i| ((i as f64 * step) as usize).min(keys.len() - 1))
-            .collect::<std::collections::BTreeSet<_>>();
-        return Ok(keys
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| picked.contains(i))
-            .map(|(_, f)| f)
-            .collect());
-    }
     let mut reader = VideoReader::open(&camera.video, 1)?;
+    check_size(camera, &reader)?;
     let expected = camera
         .frame_count
         .or(reader.info().frame_count)

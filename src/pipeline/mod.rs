@@ -63,7 +63,10 @@ pub struct ReconstructOptions {
     /// between the cameras renders the instant nearest its own time, and a fast-turning
     /// athlete moves a lot in half a frame.
     pub substeps: usize,
-    /// Full frames per camera kept for the background model.
+    /// Full frames per camera kept for the background model (their per-pixel median). Eleven
+    /// spread over the clip hide an athlete who moves; 21 scored the same on the demo capture
+    /// (seed 3: held-out PSNR 17.41 vs 17.39 dB, matte IoU 0.8296 vs 0.8293) for twice the
+    /// keyframes decoded.
     pub background_samples: usize,
     /// Pixels of slack when carving against mattes; `None`: 0. (A pixel of slack on every view
     /// fattens a few-camera hull more than it saves: on the Utrecht rig, 1 px lowers the
@@ -84,7 +87,7 @@ impl Default for ReconstructOptions {
             sync_range: 1.0,
             stride: 1,
             substeps: 1,
-            background_samples: 21,
+            background_samples: 11,
             matte_slack: None,
             sync_refine: true,
             measure_venue: true,
@@ -470,6 +473,9 @@ pub fn reconstruct(
     }
     // Wall time of the parallel pass, shared out by each stage's CPU time.
     let wall = t_bg_pass.elapsed().as_secs_f64();
+    tracing::debug!(
+        "background models in {wall:.2} s (decoding {decode_cpu:.2} s, medians {model_cpu:.2} s of CPU)"
+    );
     let share = decode_cpu / (decode_cpu + model_cpu).max(1e-9);
     let mut ingest_s = wall * share;
     let mut segment_s = wall * (1.0 - share);
@@ -529,6 +535,9 @@ pub fn reconstruct(
         });
     }
     let seg_wall = t_seg.elapsed().as_secs_f64();
+    tracing::debug!(
+        "segmented in {seg_wall:.2} s (decoding {decode_cpu:.2} s, segmenting {segment_cpu:.2} s of CPU)"
+    );
     let share = decode_cpu / (decode_cpu + segment_cpu).max(1e-9);
     ingest_s += seg_wall * share;
     segment_s += seg_wall * (1.0 - share);
