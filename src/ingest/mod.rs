@@ -179,13 +179,14 @@ pub fn background_samples(
 /// used when the file has at least seven (then only the chosen ones are decoded); otherwise the
 /// whole file is decoded and sampled evenly.
 pub fn sample_frames(camera: &CaptureCamera, samples: usize) -> Result<Vec<RgbImage>, IngestError> {
-    let keys = VideoReader::count_keyframes(&camera.video)?;
+    let reader = VideoReader::open(&camera.video, 1)?;
+    check_size(camera, &reader)?;
+    let keys = reader.count_keyframes();
     if keys >= 7 {
         let step = (keys as f64 / samples.max(1) as f64).max(1.0);
         let picked = (0..samples.min(keys))
             .map(|i| ((i as f64 * step) as usize).min(keys - 1))
             .collect::<std::collections::BTreeSet<_>>();
-        check_size(camera, &VideoReader::open(&camera.video, 1)?)?;
         let out: Vec<RgbImage> = VideoReader::some_keyframes(&camera.video, &picked)?
             .into_iter()
             .map(|f| f.image)
@@ -195,7 +196,6 @@ pub fn sample_frames(camera: &CaptureCamera, samples: usize) -> Result<Vec<RgbIm
         }
     }
     let mut reader = VideoReader::open(&camera.video, 1)?;
-    check_size(camera, &reader)?;
     let expected = camera
         .frame_count
         .or(reader.info().frame_count)

@@ -72,48 +72,45 @@ impl VideoReader {
     ) -> Result<Vec<DecodedFrame>, MediaError> {
         let mut r = Self::open(path, 1)?;
         let index = r.stream_index;
+        let last = wanted.last().copied().unwrap_or(0);
         let mut out = Vec::new();
         let mut ordinal = 0usize;
-        loop {
-            let Some((stream, packet)) = r.input.packets().next() else {
-                break;
-            };
+        while let Some((stream, packet)) = r.input.packets().next() {
             if stream.index() != index || !packet.is_key() {
                 continue;
             }
+            let k = ordinal;
             ordinal += 1;
-            if !wanted.contains(&(ordinal - 1)) {
+            if !wanted.contains(&k) {
                 continue;
             }
             if let Err(e) = r.decoder.send_packet(&packet) {
                 tracing::warn!(
-                    "keyframe {} could not be decoded ({e}): {}",
-                    ordinal - 1,
+                    "keyframe {k} could not be decoded ({e}): {}",
                     path.display()
                 );
-                r.decoder.flush();
-                continue;
-            }
-            r.decoder.send_eof().map_err(|e| r.decode_err(e))?;
-            while r.decoder.receive_frame(&mut r.decoded).is_ok() {
-                out.push(r.convert()?);
+            } else {
+                r.decoder.send_eof().map_err(|e| r.decode_err(e))?;
+                while r.decoder.receive_frame(&mut r.decoded).is_ok() {
+                    out.push(r.convert()?);
+                }
             }
             r.decoder.flush();
-            if ordinal > wanted.last().copied().unwrap_or(0) {
+            if k >= last {
                 break;
             }
         }
         Ok(out)
     }
 
-    /// The number of keyframes in `path`, from its packets alone (nothing is decoded).
-    pub fn count_keyframes(path: &Path) -> Result<usize, MediaError> {
-        let mut r = Self::open(path, 1)?;
-        let index = r.stream_index;
-        Ok(r.input
+    /// The number of keyframes in the file, from its packets alone (nothing is decoded; the
+    /// reader is used up).
+    pub fn count_keyframes(mut self) -> usize {
+        let index = self.stream_index;
+        self.input
             .packets()
             .filter(|(stream, packet)| stream.index() == index && packet.is_key())
-            .count())
+            .count()
     }
 
     /// Opens `path`. `threads` is FFmpeg's decoder thread count (0 lets FFmpeg choose).
@@ -363,7 +360,7 @@ mod keyframe_tests {
         while let Some(f) = r.next_frame().expect("decode") {
             all.push(f.image);
         }
-        let n = VideoReader::count_keyframes(&path).expect("count");
+        let n = VideoReader::open(&path, 1).expect("open").count_keyframes();
         assert_eq!(n, all.len());
         assert!(n >= 7, "{n} keyframes");
         let wanted: std::collections::BTreeSet<usize> = (0..n).step_by(2).collect();

@@ -22,7 +22,7 @@ use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_grou
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
 use crate::segment::{self, BackgroundModel, Roi, Silhouette};
 use crate::sync::{self, Track};
-use crate::util::{AtomicDir, Interrupted, check_interrupt};
+use crate::util::{AtomicDir, Interrupted, check_interrupt, log_elapsed};
 use nalgebra::{Matrix3, Point3, Vector3};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -616,17 +616,9 @@ pub fn reconstruct(
         }
     };
     let centre = nalgebra::center(&vmin, &vmax);
-    let leaf = opts.voxel.unwrap_or_else(|| {
-        let mut fp: Vec<f64> = cams
-            .iter()
-            .map(|c| {
-                (c.camera.centre() - centre).norm()
-                    / (0.5 * (c.camera.intrinsics.fx + c.camera.intrinsics.fy))
-            })
-            .collect();
-        fp.sort_by(f64::total_cmp);
-        (fp[fp.len() / 2] * 0.8).clamp(0.0005, 0.05)
-    });
+    let leaf = opts
+        .voxel
+        .unwrap_or_else(|| (ground_footprint(&cams, &centre) * 0.8).clamp(0.0005, 0.05));
     let mut params = CarveParams::new(vmin, vmax, leaf, cams.len());
     params.matte_slack = opts.matte_slack.unwrap_or(0);
 
@@ -1009,7 +1001,8 @@ const COURSE_HALF_WIDTH: f64 = 10.0;
 /// at the demo's 3 cm and aerials16's 2 cm it is better.
 const MAX_MEASURE_FOOTPRINT: f64 = 0.045;
 
-/// The rig's median ground footprint at `at`: metres per pixel of each camera there.
+/// The rig's median footprint at `at`: metres per pixel of each camera there (the voxel size
+/// follows it, and whether the ground is measured).
 fn ground_footprint(cams: &[CaptureCamera], at: &Point3<f64>) -> f64 {
     let mut fp: Vec<f64> = cams
         .iter()
@@ -1104,16 +1097,10 @@ fn bake_venue(
             step: 2.0,
         },
     ];
-    tracing::debug!(
-        "venue: ground measured in {:.2} s",
-        t_stage.elapsed().as_secs_f64()
-    );
+    log_elapsed("venue: ground measured", t_stage);
     let t_stage = Instant::now();
     let depth = terrain::DepthMaps::new(&surface, &regions, &rig, 4.0);
-    tracing::debug!(
-        "venue: depth maps in {:.2} s",
-        t_stage.elapsed().as_secs_f64()
-    );
+    log_elapsed("venue: depth maps", t_stage);
     let dir = root.join("venue");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
         path: dir.clone(),
@@ -1129,23 +1116,14 @@ fn bake_venue(
     };
     let t_stage = Instant::now();
     let ground_texture = bake_ground(&model, &plates, Some(&depth), 4096, 1024);
-    tracing::debug!(
-        "venue: ground baked in {:.2} s",
-        t_stage.elapsed().as_secs_f64()
-    );
+    log_elapsed("venue: ground baked", t_stage);
     let t_stage = Instant::now();
     let dome_texture = bake_dome(&model, &plates, Some(&depth), 2048, 1024);
-    tracing::debug!(
-        "venue: dome baked in {:.2} s",
-        t_stage.elapsed().as_secs_f64()
-    );
+    log_elapsed("venue: dome baked", t_stage);
     let t_stage = Instant::now();
     save(ground_texture, &model.ground_texture)?;
     save(dome_texture, &model.dome_texture)?;
-    tracing::debug!(
-        "venue: textures written in {:.2} s",
-        t_stage.elapsed().as_secs_f64()
-    );
+    log_elapsed("venue: textures written", t_stage);
     Ok(Some(model))
 }
 

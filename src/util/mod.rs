@@ -8,3 +8,8 @@ pub mod progress;
 
 pub use atomic::{AtomicDir, AtomicFile, write_atomic};
 pub use interrupt::{Interrupted, check_interrupt};
+
+/// Logs at debug level how long `what` took since `since` (`-vv` shows stage timings).
+pub fn log_elapsed(what: &str, since: std::time::Instant) {
+    tracing::debug!("{what} in {:.2} s", since.elapsed().as_secs_f64());
+}
