@@ -333,15 +333,62 @@ fn blend(
     Some(out)
 }
 
-/// A `width` × `height` picture whose texel (x, y) is `texel(x, y)`, rows in parallel.
-fn par_image(width: u32, height: u32, texel: impl Fn(u32, u32) -> [u8; 3] + Sync) -> RgbImage {
+/// The texels (x, y) of a `width` × `height` texture, row by row, as `texel(x, y)` gives them
+/// (`None`: no camera sees it), rows in parallel.
+fn par_texels(
+    width: u32,
+    height: u32,
+    texel: impl Fn(u32, u32) -> Option<[u8; 3]> + Sync,
+) -> Vec<Option<[u8; 3]>> {
     let texel = &texel;
-    let data: Vec<u8> = (0..height)
+    (0..height)
         .into_par_iter()
-        .flat_map_iter(|y| (0..width).flat_map(move |x| texel(x, y)))
-        .collect();
+        .flat_map_iter(|y| (0..width).map(move |x| texel(x, y)))
+        .collect()
+}
+
+/// Per-channel median of `colours` (the upper median), `None` for none.
+fn median_colour<'a>(colours: impl Iterator<Item = &'a [u8; 3]>) -> Option<[u8; 3]> {
+    let mut hist = [[0u32; 256]; 3];
+    let mut n = 0u32;
+    for c in colours {
+        for k in 0..3 {
+            hist[k][c[k] as usize] += 1;
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    Some(std::array::from_fn(|k| {
+        let mut seen = 0;
+        for (v, &count) in hist[k].iter().enumerate() {
+            seen += count;
+            if 2 * seen > n {
+                return v as u8;
+            }
+        }
+        255
+    }))
+}
+
+/// The picture of `texels` (`width` wide), each unseen texel given `fill(x, y)`.
+fn fill_texels(
+    texels: &[Option<[u8; 3]>],
+    width: u32,
+    height: u32,
+    fill: impl Fn(u32, u32) -> [u8; 3],
+) -> RgbImage {
+    let mut data = Vec::with_capacity(texels.len() * 3);
+    for (i, t) in texels.iter().enumerate() {
+        let (x, y) = (i as u32 % width.max(1), i as u32 / width.max(1));
+        data.extend(t.unwrap_or_else(|| fill(x, y)));
+    }
     RgbImage::from_raw(width, height, data).unwrap_or_else(|| RgbImage::new(width, height))
 }
+
+/// The colour the ground proxy gets where no camera sees it, when no camera sees any of it.
+const UNSEEN_SNOW: [u8; 3] = [196, 204, 216];
 
 /// Bakes the ground texture (`width` along the course, `height` across it); `depth` (the
 /// terrain in each plate's camera) keeps texels from cameras that do not see them.
@@ -371,7 +418,7 @@ pub fn bake_ground(
         })
         .collect();
     let frame = model.frame();
-    par_image(width, height, |x, y| {
+    let texels = par_texels(width, height, |x, y| {
         let (s, a) = &cols[x as usize];
         let (l, c) = &rows[y as usize];
         let p = frame.point(*s, *l, ground_height(&a[1], &c[1]));
@@ -382,8 +429,12 @@ pub fn bake_ground(
             let cos = (n.dot(&to) / d).max(0.0);
             cos / d
         };
-        blend(plates, &p, &score, depth).unwrap_or([196, 204, 216])
-    })
+        blend(plates, &p, &score, depth)
+    });
+    // Unseen ground (beyond what any camera sees, or hidden from all): the snow's typical
+    // colour, the median of what is seen, rather than a guess.
+    let snow = median_colour(texels.iter().flatten()).unwrap_or(UNSEEN_SNOW);
+    fill_texels(&texels, width, height, |_, _| snow)
 }
 
 /// Unit direction of a dome texel (equirectangular: u = longitude, v = colatitude from +z).
@@ -408,7 +459,7 @@ pub fn bake_dome(
     height: u32,
 ) -> RgbImage {
     let centre = Point3::from(model.dome_centre);
-    par_image(width, height, |x, y| {
+    let texels = par_texels(width, height, |x, y| {
         let v = (y as f64 + 0.5) / height as f64;
         let d = dome_direction((x as f64 + 0.5) / width as f64, v);
         let p = centre + d * model.dome_radius;
@@ -416,16 +467,114 @@ pub fn bake_dome(
             let axis = c.forward();
             (axis.dot(&(p - c.centre()).normalize())).max(0.0).powi(4)
         };
-        blend(plates, &p, &score, depth).unwrap_or_else(|| {
-            // Unseen: a plain sky gradient above the horizon, snow haze below.
-            let el = d.z;
-            if el > 0.0 {
-                let k = el.powf(0.6);
-                let c = |a: f64, b: f64| (a + (b - a) * k) as u8;
-                [c(170.0, 60.0), c(196.0, 120.0), c(232.0, 205.0)]
-            } else {
-                [196, 204, 216]
+        blend(plates, &p, &score, depth)
+    });
+    fill_dome(&texels, width, height)
+}
+
+/// The dome's picture from its baked texels (row by row, `None` where no camera saw one).
+/// Unseen texels: the sky changes with elevation far more than around the horizon, so a
+/// texel takes the median of what the cameras saw at its elevation (its row). Rows nobody
+/// saw (or saw less than a 64th of: a fence's stripe is no sky) take the nearest seen row's
+/// colour, fading above the highest seen row into a plain gradient towards the zenith.
+fn fill_dome(texels: &[Option<[u8; 3]>], width: u32, height: u32) -> RgbImage {
+    let w = width as usize;
+    let row_colour: Vec<Option<[u8; 3]>> = texels
+        .chunks(w.max(1))
+        .map(|row| {
+            let seen = row.iter().flatten().count();
+            (seen * 64 >= w)
+                .then(|| median_colour(row.iter().flatten()))
+                .flatten()
+        })
+        .collect();
+    let seen_rows: Vec<usize> = (0..row_colour.len())
+        .filter(|&y| row_colour[y].is_some())
+        .collect();
+    let colat = |y: usize| (y as f64 + 0.5) / height as f64 * std::f64::consts::PI;
+    let fill_row: Vec<[u8; 3]> = (0..height as usize)
+        .map(|y| {
+            if let Some(c) = row_colour[y] {
+                return c;
+            }
+            let plain = plain_sky(colat(y));
+            let i = seen_rows.partition_point(|&r| r < y);
+            let above = i.checked_sub(1).map(|k| seen_rows[k]);
+            let below = seen_rows.get(i).copied();
+            let colour = |r: usize| row_colour[r].unwrap_or(plain);
+            let mix = |a: [u8; 3], b: [u8; 3], t: f64| -> [u8; 3] {
+                std::array::from_fn(|k| (a[k] as f64 * (1.0 - t) + b[k] as f64 * t).round() as u8)
+            };
+            match (above, below) {
+                (Some(a), Some(b)) => mix(colour(a), colour(b), (y - a) as f64 / (b - a) as f64),
+                (Some(a), None) => colour(a),
+                // Above every seen row: from its colour there to the plain sky at the zenith.
+                (None, Some(b)) => mix(colour(b), plain, 1.0 - colat(y) / colat(b)),
+                (None, None) => plain,
             }
         })
-    })
+        .collect();
+    fill_texels(texels, width, height, |_, y| fill_row[y as usize])
+}
+
+/// A plain sky at colatitude `colat` (from the zenith): a gradient above the horizon, snow haze
+/// below; for dome texels no camera saw near any.
+fn plain_sky(colat: f64) -> [u8; 3] {
+    let el = (std::f64::consts::FRAC_PI_2 - colat).sin();
+    if el > 0.0 {
+        let k = el.powf(0.6);
+        let c = |a: f64, b: f64| (a + (b - a) * k) as u8;
+        [c(170.0, 60.0), c(196.0, 120.0), c(232.0, 205.0)]
+    } else {
+        UNSEEN_SNOW
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_colour_is_per_channel() {
+        let c = [[10, 200, 30], [20, 100, 30], [30, 150, 90]];
+        assert_eq!(median_colour(c.iter()), Some([20, 150, 30]));
+        assert_eq!(median_colour([].iter()), None);
+    }
+
+    /// Unseen dome texels take what the cameras saw at their elevation; rows nobody saw are
+    /// blended from the seen rows around them, and fade to the plain sky towards the zenith.
+    #[test]
+    fn unseen_dome_texels_take_the_sky_seen_at_their_elevation() {
+        let (w, h) = (256u32, 32u32);
+        let mut texels = vec![None; (w * h) as usize];
+        let set = |t: &mut Vec<Option<[u8; 3]>>, x: u32, y: u32, c: [u8; 3]| {
+            t[(y * w + x) as usize] = Some(c)
+        };
+        // Row 10: a sixteenth seen, light sky; row 14 likewise, lighter; row 20: one texel of
+        // fence blue only (too little to stand for the row).
+        for x in 0..16 {
+            set(&mut texels, x, 10, [120, 150, 220]);
+            set(&mut texels, x + 8, 14, [160, 190, 230]);
+        }
+        set(&mut texels, 40, 20, [40, 90, 200]);
+        let img = fill_dome(&texels, w, h);
+        let px = |x: u32, y: u32| img.get_pixel(x, y).0;
+        // Seen texels are kept; the rest of their rows take the row's colour.
+        assert_eq!(px(3, 10), [120, 150, 220]);
+        assert_eq!(px(200, 10), [120, 150, 220]);
+        assert_eq!(px(60, 14), [160, 190, 230]);
+        // Between seen rows: linear in the row.
+        assert_eq!(px(30, 12), [140, 170, 225]);
+        // Below every seen row: the lowest one's colour; the lone stripe is not a row colour.
+        assert_eq!(px(0, 20), [160, 190, 230]);
+        assert_eq!(px(40, 20), [40, 90, 200]);
+        assert_eq!(px(5, 30), [160, 190, 230]);
+        // Above: from row 10's colour towards the plain sky at the zenith, darker going up.
+        let (near, top) = (px(7, 9), px(7, 0));
+        assert!(near[2] >= top[2] && near[0] > top[0], "{near:?} {top:?}");
+        let plain = plain_sky(0.5 / h as f64 * std::f64::consts::PI);
+        for k in 0..3 {
+            assert!(top[k].abs_diff(plain[k]) <= 12, "{top:?} against {plain:?}");
+        }
+    }
 }
