@@ -312,6 +312,36 @@ fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
         "ground height error: measured median {ours_median:.2} m, mean {ours_mean:.2} m; \
          contact profile median {contacts_median:.2} m, mean {contacts_mean:.2} m"
     );
+    // The fences (1.2 m high, 11 m either side of the course, along x) are found where they
+    // stand: each side's, within 10 cm of its offset and 15 cm of its height, along the
+    // course's direction over at least 20 m, and nothing else.
+    let fences = &model.fences;
+    let frame = model.frame();
+    for side in [1.0, -1.0] {
+        let found: Vec<_> = fences.iter().filter(|f| f.l * side > 0.0).collect();
+        assert_eq!(found.len(), 1, "side {side}: {fences:?}");
+        let f = found[0];
+        for s in [f.s.0, 0.5 * (f.s.0 + f.s.1), f.s.1] {
+            let p = frame.point(s, f.l, 0.0);
+            assert!(
+                (p.y.abs() - truth.venue.fence_y).abs() < 0.1,
+                "fence at y {:.3} m, truly {:.3}: {f:?}",
+                p.y,
+                truth.venue.fence_y
+            );
+        }
+        assert!(
+            (f.height - truth.venue.fence_height).abs() < 0.15,
+            "height {:.3} m, truly {:.3}",
+            f.height,
+            truth.venue.fence_height
+        );
+        assert!(f.s.1 - f.s.0 > 20.0, "{f:?}");
+        for name in [&f.inner_texture, &f.outer_texture] {
+            let img = image::open(rec.join(name)).expect("fence texture");
+            assert!(img.width() >= 16 && img.height() >= 8);
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         ours_median < 0.75 * contacts_median,
@@ -339,6 +369,18 @@ fn a_malformed_measured_ground_is_an_error_naming_the_file() {
         .expect_err("an error")
         .to_string();
     assert!(err.contains("measured ground"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    // A fence standing backwards (ending before it starts) likewise.
+    let mut m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["venue"]["fences"] = serde_json::json!([{
+        "l": 11.0, "s": [5.0, -5.0], "height": 1.2,
+        "inner_texture": "venue/f_in.png", "outer_texture": "venue/f_out.png"
+    }]);
+    std::fs::write(&path, m.to_string()).expect("write");
+    let err = Reconstruction::open(dir.path())
+        .expect_err("an error")
+        .to_string();
+    assert!(err.contains("fence 0"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 

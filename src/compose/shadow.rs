@@ -203,6 +203,7 @@ mod tests {
             terrain: None,
             ground_texture: "g.png".into(),
             dome_texture: "d.png".into(),
+            fences: Vec::new(),
         }
     }
 

@@ -13,12 +13,13 @@ use crate::analyse;
 use crate::capture::{Capture, CaptureCamera, CaptureError, Segmentation};
 use crate::ingest::{self, IngestError};
 use crate::media::VideoReader;
+use crate::reconstruct::fence;
 use crate::reconstruct::format::{
     BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry,
     write_ply,
 };
 use crate::reconstruct::terrain;
-use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_ground};
+use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_fence, bake_ground};
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
 use crate::segment::{self, BackgroundModel, Roi, Silhouette};
 use crate::sync::{self, Track};
@@ -1045,6 +1046,7 @@ fn bake_venue(
         dome_radius: 600.0,
         ground_texture: PathBuf::from("venue/ground.png"),
         dome_texture: PathBuf::from("venue/dome.png"),
+        fences: Vec::new(),
     };
     let plates: Vec<Plate> = cams
         .iter()
@@ -1072,16 +1074,51 @@ fn bake_venue(
         measure
     };
     if measure {
+        let t_grey = Instant::now();
+        let grey = terrain::grey_plates(&plates);
+        log_elapsed("venue: grey pyramids", t_grey);
         let prior = |s: f64, l: f64| model.profile_point(s, l).z;
         model.terrain = Some(terrain::estimate(
             &frame,
             s_range,
             l_range,
             &prior,
-            &plates,
+            &grey,
             crate::reconstruct::venue::LANE_HALF_WIDTH,
             COURSE_HALF_WIDTH,
         ));
+        let t_fence = Instant::now();
+        let ground = |s: f64, l: f64| model.ground_point(s, l).z;
+        // Fences stand between the course and the cameras: searched from beside the athlete's
+        // lane out to a metre short of the outermost camera on each side.
+        let outermost = |side: f64| {
+            rig.iter()
+                .map(|c| side * frame.coords(&c.centre()).1)
+                .fold(0.0, f64::max)
+        };
+        let search = fence::FenceSearch {
+            frame,
+            ground: &ground,
+            plates: &grey,
+            s_range,
+            near: 2.0 * crate::reconstruct::venue::LANE_HALF_WIDTH,
+            far: (outermost(1.0) - 1.0, outermost(-1.0) - 1.0),
+        };
+        let mut fences = search.find();
+        for (i, f) in fences.iter_mut().enumerate() {
+            f.inner_texture = PathBuf::from(format!("venue/fence{i}_inner.png"));
+            f.outer_texture = PathBuf::from(format!("venue/fence{i}_outer.png"));
+            tracing::info!(
+                "fence found {:.2} m {} of the course, {:.2} m high, from {:.1} to {:.1} m along it",
+                f.l.abs(),
+                if f.l > 0.0 { "left" } else { "right" },
+                f.height,
+                f.s.0,
+                f.s.1
+            );
+        }
+        model.fences = fences;
+        log_elapsed("venue: fences", t_fence);
     }
     let surface = |s: f64, l: f64| model.ground_point(s, l);
     let (far_s, far_l) = (model.along.range(), model.across.range());
@@ -1099,7 +1136,14 @@ fn bake_venue(
     ];
     log_elapsed("venue: ground measured", t_stage);
     let t_stage = Instant::now();
-    let depth = terrain::DepthMaps::new(&surface, &regions, &rig, 4.0);
+    let ground = |s: f64, l: f64| model.ground_point(s, l).z;
+    let fence_cells: Vec<(Point3<f64>, f64)> = model
+        .fences
+        .iter()
+        .flat_map(|f| fence::surface_points(f, &frame, &ground, 0.1))
+        .map(|p| (p, 0.1))
+        .collect();
+    let depth = terrain::DepthMaps::new(&surface, &regions, &fence_cells, &rig, 4.0);
     log_elapsed("venue: depth maps", t_stage);
     let dir = root.join("venue");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Io {
@@ -1123,6 +1167,19 @@ fn bake_venue(
     let t_stage = Instant::now();
     save(ground_texture, &model.ground_texture)?;
     save(dome_texture, &model.dome_texture)?;
+    for f in &model.fences {
+        for inner in [true, false] {
+            let texture = bake_fence(&model, f, inner, &plates, Some(&depth));
+            save(
+                texture,
+                if inner {
+                    &f.inner_texture
+                } else {
+                    &f.outer_texture
+                },
+            )?;
+        }
+    }
     log_elapsed("venue: textures written", t_stage);
     Ok(Some(model))
 }

@@ -59,6 +59,10 @@ pub enum ReconError {
         "the venue's measured ground needs at least two samples along and across, increasing and finite: {path}"
     )]
     BadTerrain { path: PathBuf },
+    #[error(
+        "the venue's fence {index} needs a finite offset, a start before its end and a positive height: {path}"
+    )]
+    BadFence { path: PathBuf, index: usize },
 }
 
 /// One splat cloud.
@@ -338,6 +342,13 @@ impl Reconstruction {
             && venue.terrain.as_ref().is_some_and(|t| !t.is_valid())
         {
             return Err(ReconError::BadTerrain { path });
+        }
+        if let Some(index) = manifest
+            .venue
+            .as_ref()
+            .and_then(|v| v.fences.iter().position(|f| !f.is_valid()))
+        {
+            return Err(ReconError::BadFence { path, index });
         }
         Ok(Self { dir, manifest })
     }

@@ -2,6 +2,7 @@
 //! (hierarchical visual hull, surface normals, view-weighted colour with visibility).
 
 pub mod colour;
+pub mod fence;
 pub mod format;
 pub mod hull;
 pub mod terrain;

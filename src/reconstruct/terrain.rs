@@ -50,14 +50,14 @@ const MIN_CAMERAS: usize = 4;
 /// A plate as a pyramid of grey levels in 0..1 (matching compares texture, not colour): each
 /// level half the size of the one before, so a patch is sampled at about the scale of its
 /// sample spacing wherever the camera stands.
-struct GreyPlate<'a> {
+pub struct GreyPlate<'a> {
     camera: &'a Camera,
     /// (width, height, grey levels) per level, finest first.
     levels: Vec<(usize, usize, Vec<f32>)>,
 }
 
 impl<'a> GreyPlate<'a> {
-    fn new(plate: &Plate<'a>) -> Self {
+    pub fn new(plate: &Plate<'a>) -> Self {
         let (w, h) = (plate.image.width() as usize, plate.image.height() as usize);
         let raw: Vec<f64> = plate
             .image
@@ -85,7 +85,7 @@ impl<'a> GreyPlate<'a> {
     /// Whether the camera may see some point of the straight segment between `ends`: false only
     /// when both ends project beyond the same edge of the picture (grown by a tenth, for the
     /// lens's curvature).
-    fn may_see_any(&self, ends: &[Point3<f64>; 2]) -> bool {
+    pub fn may_see_any(&self, ends: &[Point3<f64>; 2]) -> bool {
         let (w, h) = self.camera.intrinsics.width_height();
         let (w, h) = (w as f64, h as f64);
         let (mx, my) = (0.1 * w, 0.1 * h);
@@ -121,7 +121,7 @@ impl<'a> GreyPlate<'a> {
 
 /// Samples per side of a matching patch.
 const PATCH: usize = 5;
-const PATCH_LEN: usize = PATCH * PATCH;
+pub const PATCH_LEN: usize = PATCH * PATCH;
 
 /// The patch of grey levels a camera sees on the horizontal square of half-size `r` around `p`
 /// (through the projection's local affine approximation), zero-mean and unit-norm; `None` when
@@ -178,22 +178,27 @@ fn patch(
     Some(out)
 }
 
-/// How badly the textured views of the square around `p` disagree: 1 − the normalised
-/// cross-correlation of each view's patch with the mean of the others', averaged over the best
-/// three fifths of the views. `None` when fewer than [`MIN_CAMERAS`] see texture there.
-fn photo_cost(
+/// The grey pyramids of `plates`, built in parallel.
+pub fn grey_plates<'a>(plates: &[Plate<'a>]) -> Vec<GreyPlate<'a>> {
+    plates.par_iter().map(GreyPlate::new).collect()
+}
+
+/// Scratch space for [`photo_cost`]: one patch per view.
+pub type PatchBuffer = Vec<[f32; PATCH_LEN]>;
+
+/// How badly the textured views of the square around `p` (half-size `r`, spanned by the unit
+/// vectors `u` and `v`) disagree: 1 − the normalised cross-correlation of each view's patch
+/// with the mean of the others', averaged over the best three fifths of the views. `None` when
+/// fewer than [`MIN_CAMERAS`] see texture there.
+pub fn photo_cost(
     p: &Point3<f64>,
-    frame: &GroundFrame,
+    (u, v): (&Vector3<f64>, &Vector3<f64>),
     r: f64,
     plates: &[&GreyPlate],
-    buf: &mut Vec<[f32; PATCH_LEN]>,
+    buf: &mut PatchBuffer,
 ) -> Option<f32> {
     buf.clear();
-    buf.extend(
-        plates
-            .iter()
-            .filter_map(|pl| patch(pl, p, &frame.along, &frame.left, r)),
-    );
+    buf.extend(plates.iter().filter_map(|pl| patch(pl, p, u, v, r)));
     let n = buf.len();
     if n < MIN_CAMERAS {
         return None;
@@ -352,7 +357,8 @@ fn profile_pass(
                     let (mut sum, mut n) = (0.0f32, 0u32);
                     for (&y, seen_by) in across.iter().zip(&columns) {
                         let p = point(x, y, base(x, y) + off);
-                        if let Some(v) = photo_cost(&p, frame, r, seen_by, &mut buf) {
+                        let square = (&frame.along, &frame.left);
+                        if let Some(v) = photo_cost(&p, square, r, seen_by, &mut buf) {
                             sum += v;
                             n += 1;
                         }
@@ -416,16 +422,10 @@ pub fn estimate(
     s_range: (f64, f64),
     l_range: (f64, f64),
     prior: &(dyn Fn(f64, f64) -> f64 + Sync),
-    plates: &[Plate],
+    plates: &[GreyPlate],
     lane: f64,
     course_half_width: f64,
 ) -> CourseProfile {
-    let t0 = std::time::Instant::now();
-    let plates: Vec<GreyPlate> = plates.par_iter().map(GreyPlate::new).collect();
-    tracing::debug!(
-        "terrain: grey pyramids in {:.2} s",
-        t0.elapsed().as_secs_f64()
-    );
     let point = |s: f64, l: f64, z: f64| frame.point(s, l, z);
     let s_pos = range_steps(s_range.0, s_range.1, 0.5);
     let side: Vec<f64> = range_steps(1.5 * lane, course_half_width, 1.0)
@@ -437,7 +437,7 @@ pub fn estimate(
     for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
         let base = |s: f64, _l: f64| AxisMap::interp(&along, s);
         let t0 = std::time::Instant::now();
-        let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, &plates);
+        let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, plates);
         tracing::debug!(
             "terrain: along ±{reach} m, {} positions x {} candidates in {:.2} s",
             s_pos.len(),
@@ -459,7 +459,7 @@ pub fn estimate(
         let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
         let t0 = std::time::Instant::now();
         let off = profile_pass(
-            &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, &plates,
+            &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, plates,
         );
         tracing::debug!(
             "terrain: across ±{reach} m, {} positions x {} samples x {} candidates in {:.2} s",
@@ -554,10 +554,11 @@ pub struct DepthMaps {
 impl DepthMaps {
     /// `surface` gives the ground's world point at (s, l); it is sampled over each region
     /// (s range, l range, step in metres), e.g. finely where the rig stands and coarsely out to
-    /// the horizon.
+    /// the horizon. `extra` adds points of other surfaces (fences), each with its spacing.
     pub fn new(
         surface: &(dyn Fn(f64, f64) -> Point3<f64> + Sync),
         regions: &[SampleRegion],
+        extra: &[(Point3<f64>, f64)],
         cameras: &[&Camera],
         scale: f64,
     ) -> Self {
@@ -578,6 +579,7 @@ impl DepthMaps {
             })
             .filter(|&(k, s, l, _)| !regions[..k].iter().any(|r| inside(r, s, l)))
             .map(|(_, s, l, step)| (surface(s, l), step))
+            .chain(extra.iter().copied())
             .collect();
         let maps = cameras
             .par_iter()

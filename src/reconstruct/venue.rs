@@ -8,6 +8,7 @@
 //! for the dome) are sampled through their full calibration, lens distortion included, and
 //! blended. Rendering then costs one texture lookup per pixel.
 
+use super::fence::Fence;
 use super::terrain::{CourseProfile, DepthMaps, GroundFrame};
 use crate::analyse::GroundProfile;
 use crate::camera::Camera;
@@ -92,6 +93,9 @@ pub struct VenueModel {
     /// `ground` (`s` along travel, `l` to the left). Without it, the contacts' profile alone.
     #[serde(default)]
     pub terrain: Option<CourseProfile>,
+    /// Fences beside the course, measured from the plates (none without a measured ground).
+    #[serde(default)]
+    pub fences: Vec<Fence>,
     /// Texture files, relative to the reconstruction directory.
     pub ground_texture: std::path::PathBuf,
     pub dome_texture: std::path::PathBuf,
@@ -435,6 +439,49 @@ pub fn bake_ground(
     // colour, the median of what is seen, rather than a guess.
     let snow = median_colour(texels.iter().flatten()).unwrap_or(UNSEEN_SNOW);
     fill_texels(&texels, width, height, |_, _| snow)
+}
+
+/// Metres per texel of a fence texture, along it and up it.
+pub const FENCE_TEXEL: (f64, f64) = (0.04, 0.02);
+
+/// The texture size of a fence (columns along it, rows up it).
+pub fn fence_texture_size(fence: &Fence) -> (u32, u32) {
+    (
+        (((fence.s.1 - fence.s.0) / FENCE_TEXEL.0).ceil() as u32).clamp(16, 4096),
+        ((fence.height / FENCE_TEXEL.1).ceil() as u32).clamp(8, 256),
+    )
+}
+
+/// Bakes one face of a fence (`inner`: the face towards the course): each texel from the
+/// cameras on that side that see it, closest and most face-on first; texels none sees take
+/// the median of the face's seen texels.
+pub fn bake_fence(
+    model: &VenueModel,
+    fence: &Fence,
+    inner: bool,
+    plates: &[Plate],
+    depth: Option<&DepthMaps>,
+) -> RgbImage {
+    let frame = model.frame();
+    let n = fence.inner_normal(&frame) * if inner { 1.0 } else { -1.0 };
+    let (width, height) = fence_texture_size(fence);
+    let texels = par_texels(width, height, |x, y| {
+        let s = fence.s.0 + (x as f64 + 0.5) / width as f64 * (fence.s.1 - fence.s.0);
+        let h = fence.height * (1.0 - (y as f64 + 0.5) / height as f64);
+        let p = frame.point(
+            s,
+            fence.l,
+            ground_height(&model.along_terms(s), &model.across_terms(fence.l)) + h,
+        );
+        let score = |c: &Camera| {
+            let to = c.centre() - p;
+            let d = to.norm();
+            (n.dot(&to) / d).max(0.0) / d
+        };
+        blend(plates, &p, &score, depth)
+    });
+    let typical = median_colour(texels.iter().flatten()).unwrap_or(UNSEEN_SNOW);
+    fill_texels(&texels, width, height, |_, _| typical)
 }
 
 /// Unit direction of a dome texel (equirectangular: u = longitude, v = colatitude from +z).

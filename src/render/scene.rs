@@ -344,10 +344,13 @@ fn spawn_scene(
         Visibility::Hidden,
     ));
     if let Some(venue) = &data.venue {
-        for (mesh, texture) in [
+        let faces = [
             (&venue.ground_mesh, &venue.ground_texture),
             (&venue.dome_mesh, &venue.dome_texture),
-        ] {
+        ]
+        .into_iter()
+        .chain(venue.fences.iter().map(|(m, t)| (m, t)));
+        for (mesh, texture) in faces {
             let material = venue_materials.add(VenueMaterial {
                 texture: images.add(texture.clone()),
                 style: Vec4::ZERO,

@@ -1,8 +1,10 @@
-//! The venue backdrop on the GPU: the reconstruction's venue model (proxy ground and dome with
-//! textures baked from the cameras' background plates, see `reconstruct::venue`) as meshes.
+//! The venue backdrop on the GPU: the reconstruction's venue model (proxy ground, fences and
+//! dome with textures baked from the cameras' background plates, see `reconstruct::venue`) as
+//! meshes.
 
 use super::convert;
 use crate::reconstruct::Reconstruction;
+use crate::reconstruct::fence::Fence;
 use crate::reconstruct::venue::{VenueModel, dome_direction};
 use bevy::asset::RenderAssetUsages;
 use bevy::image::{Image, ImageSampler};
@@ -15,6 +17,8 @@ pub struct VenueData {
     pub ground_texture: Image,
     pub dome_mesh: Mesh,
     pub dome_texture: Image,
+    /// Each fence face: its mesh and texture.
+    pub fences: Vec<(Mesh, Image)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +143,44 @@ fn dome_mesh(model: &VenueModel) -> Mesh {
     mesh
 }
 
+/// How far each face of a fence stands off its centre line (m): the face towards a viewer is
+/// always the nearer, so the depth test shows the right one.
+const FENCE_FACE_OFFSET: f64 = 0.02;
+
+/// One face of a fence as a wall standing on the ground proxy: a vertex pair (foot, top) every
+/// half metre along it; `inner`: the face towards the course.
+fn fence_mesh(model: &VenueModel, fence: &Fence, inner: bool) -> Mesh {
+    let frame = model.frame();
+    let l = fence.l + fence.l.signum() * if inner { -1.0 } else { 1.0 } * FENCE_FACE_OFFSET;
+    let n = (((fence.s.1 - fence.s.0) / 0.5).ceil() as u32).max(1);
+    let mut pos = Vec::new();
+    let mut uv = Vec::new();
+    for i in 0..=n {
+        let t = i as f64 / n as f64;
+        let s = fence.s.0 + t * (fence.s.1 - fence.s.0);
+        // The foot a little into the snow, so no gap shows under the wall where the ground
+        // proxy is slightly low; the texture's bottom row stretches over it.
+        let foot = model.ground_point(s, fence.l).z;
+        for (z, v) in [(foot - 0.1, 1.0), (foot + fence.height, 0.0)] {
+            pos.push(convert::point(&frame.point(s, l, z)).to_array());
+            uv.push([t as f32, v as f32]);
+        }
+    }
+    let mut idx = Vec::new();
+    for i in 0..n {
+        let (a, b) = (2 * i, 2 * i + 2);
+        idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
+    }
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
+    mesh.insert_indices(Indices::U32(idx));
+    mesh
+}
+
 impl VenueData {
     /// The reconstruction's venue model as meshes and textures (`None` when it has none).
     pub fn load(recon: &Reconstruction) -> Result<Option<Self>, VenueError> {
@@ -151,11 +193,85 @@ impl VenueData {
                 .map(|i| i.to_rgb8())
                 .map_err(|source| VenueError::Texture { path, source })
         };
+        let mut fences = Vec::new();
+        for f in model.fences.iter().filter(|f| f.is_valid()) {
+            for (inner, file) in [(true, &f.inner_texture), (false, &f.outer_texture)] {
+                fences.push((fence_mesh(model, f, inner), mipmapped(read(file)?)));
+            }
+        }
         Ok(Some(Self {
+            fences,
             ground_mesh: ground_mesh(model),
             ground_texture: mipmapped(read(&model.ground_texture)?),
             dome_mesh: dome_mesh(model),
             dome_texture: mipmapped(read(&model.dome_texture)?),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::GroundProfile;
+    use crate::reconstruct::venue::AxisMap;
+    use bevy::mesh::VertexAttributeValues;
+
+    /// Snow sloping down along +x (z = -0.5 x), travelling along +x, with a fence 11 m to the
+    /// right from x = -5 to 20, 1.2 m high.
+    fn sloped() -> (VenueModel, Fence) {
+        let model = VenueModel {
+            ground: GroundProfile {
+                origin: [0.0, 0.0, 0.0],
+                travel: [1.0, 0.0, 0.0],
+                samples: vec![(-100.0, 50.0), (100.0, -50.0)],
+            },
+            along: AxisMap::along(),
+            across: AxisMap::across(),
+            dome_centre: [0.0; 3],
+            dome_radius: 100.0,
+            base: Vec::new(),
+            terrain: None,
+            ground_texture: "g.png".into(),
+            dome_texture: "d.png".into(),
+            fences: Vec::new(),
+        };
+        let fence = Fence {
+            l: -11.0,
+            s: (-5.0, 20.0),
+            height: 1.2,
+            inner_texture: "i.png".into(),
+            outer_texture: "o.png".into(),
+        };
+        (model, fence)
+    }
+
+    /// Each face is a wall from just under the snow to the fence's height above it, over the
+    /// fence's length, the face towards the course the nearer to it.
+    #[test]
+    fn a_fence_face_stands_on_the_snow() {
+        let (model, fence) = sloped();
+        for inner in [true, false] {
+            let mesh = fence_mesh(&model, &fence, inner);
+            let Some(VertexAttributeValues::Float32x3(pos)) =
+                mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+            else {
+                panic!("positions");
+            };
+            assert_eq!(pos.len(), 2 * 51);
+            let want_l = if inner { -10.98 } else { -11.02 };
+            for pair in pos.chunks(2) {
+                let (foot, top) = (
+                    convert::to_world(bevy::math::Vec3::from_array(pair[0])),
+                    convert::to_world(bevy::math::Vec3::from_array(pair[1])),
+                );
+                let snow = model.ground_point(foot.x, foot.y).z;
+                assert!((foot.z - (snow - 0.1)).abs() < 1e-3, "{foot:?} over {snow}");
+                assert!((top.z - (snow + 1.2)).abs() < 1e-3, "{top:?} over {snow}");
+                assert!((foot.y - want_l).abs() < 1e-4 && (top.y - want_l).abs() < 1e-4);
+            }
+            let first = convert::to_world(bevy::math::Vec3::from_array(pos[0]));
+            let last = convert::to_world(bevy::math::Vec3::from_array(pos[pos.len() - 1]));
+            assert!((first.x + 5.0).abs() < 1e-4 && (last.x - 20.0).abs() < 1e-4);
+        }
     }
 }

@@ -1,0 +1,311 @@
+//! Fences beside the course (safety fences, advertising boards): vertical walls at a constant
+//! offset across the course, found in the background plates by the same multi-view patch
+//! correlation as the snow (see [`super::terrain`]), on vertical patches.
+//!
+//! On each side, walls at offsets from near the course out to the cameras are scored by how
+//! many spots on them (along the course, a few heights up) the cameras agree on: a fence's
+//! panels, seams and bands line up in every view only at its true offset. The best offset is
+//! refined, then the wall's height (how far up the views keep agreeing) and its extent along the
+//! course. Each fence is rendered as a textured wall with two faces (towards the course and
+//! away from it), so the venue's ground no longer carries the fences smeared flat across it.
+
+use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, photo_cost};
+use nalgebra::{Point3, Vector3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A fence: a vertical wall standing on the snow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fence {
+    /// Offset across the course (m, in the ground profile's frame, positive to the left).
+    pub l: f64,
+    /// Where it starts and ends along the course (m).
+    pub s: (f64, f64),
+    /// Height above the snow (m).
+    pub height: f64,
+    /// Texture of the face towards the course (relative to the reconstruction directory);
+    /// columns along the course from `s.0`, rows from the top down.
+    pub inner_texture: PathBuf,
+    /// Texture of the face away from the course.
+    pub outer_texture: PathBuf,
+}
+
+impl Fence {
+    /// Whether the fence's numbers make sense (finite, positive height and length).
+    pub fn is_valid(&self) -> bool {
+        self.l.is_finite()
+            && self.s.0.is_finite()
+            && self.s.1.is_finite()
+            && self.s.0 < self.s.1
+            && self.height.is_finite()
+            && self.height > 0.0
+    }
+
+    /// Unit normal of the face towards the course (horizontal, pointing at l = 0).
+    pub fn inner_normal(&self, frame: &GroundFrame) -> Vector3<f64> {
+        -frame.left * self.l.signum()
+    }
+}
+
+/// A spot on a wall scores as agreeing when its matching cost (1 − correlation) is below this.
+const AGREE: f32 = 0.2;
+/// Half-size of the vertical patches (m).
+const PATCH_R: f64 = 0.25;
+/// Half-size of the patches that find the height (m): small, so the top edge is sharp.
+const HEIGHT_R: f64 = 0.1;
+/// A side has a fence only where its best offset has at least this many agreeing spots, and
+/// this many times the median over all offsets.
+const MIN_SPOTS: usize = 12;
+const MIN_CONTRAST: f64 = 3.0;
+/// Gaps along a fence up to this long (m) are bridged (a camera's blind spot, a gate).
+const MAX_GAP: f64 = 4.0;
+
+/// What a search sees: the plates, and the snow's height at (s, l).
+pub struct FenceSearch<'a> {
+    pub frame: GroundFrame,
+    pub ground: &'a (dyn Fn(f64, f64) -> f64 + Sync),
+    pub plates: &'a [GreyPlate<'a>],
+    /// The range along the course searched (m).
+    pub s_range: (f64, f64),
+    /// Offsets searched on each side: from `near` out to `far` (m, unsigned).
+    pub near: f64,
+    pub far: (f64, f64),
+}
+
+impl FenceSearch<'_> {
+    /// Matching cost of the vertical square of half-size `r` at (s, l), `h` above the snow,
+    /// over the plates in `seen_by`.
+    fn cost(
+        &self,
+        (s, l, h): (f64, f64, f64),
+        r: f64,
+        seen_by: &[&GreyPlate],
+        buf: &mut PatchBuffer,
+    ) -> Option<f32> {
+        let p = self.frame.point(s, l, (self.ground)(s, l) + h);
+        photo_cost(&p, (&self.frame.along, &Vector3::z()), r, seen_by, buf)
+    }
+
+    /// The plates that may see some of the wall at (s, l) up to `top`.
+    fn seen_by(&self, s: f64, l: f64, top: f64) -> Vec<&GreyPlate<'_>> {
+        let z = (self.ground)(s, l);
+        let ends = [self.frame.point(s, l, z), self.frame.point(s, l, z + top)];
+        self.plates
+            .iter()
+            .filter(|pl| pl.may_see_any(&ends))
+            .collect()
+    }
+
+    /// Agreeing spots on the wall at offset `l`: over `s_pos`, at `heights`.
+    fn spots(&self, l: f64, s_pos: &[f64], heights: &[f64]) -> usize {
+        let top = heights.last().copied().unwrap_or(0.0) + PATCH_R;
+        let mut buf = Vec::new();
+        s_pos
+            .iter()
+            .map(|&s| {
+                let seen_by = self.seen_by(s, l, top);
+                heights
+                    .iter()
+                    .filter(|&&h| {
+                        self.cost((s, l, h), PATCH_R, &seen_by, &mut buf)
+                            .is_some_and(|c| c < AGREE)
+                    })
+                    .count()
+            })
+            .sum()
+    }
+
+    /// The fences found (at most one per side), textures not yet named.
+    pub fn find(&self) -> Vec<Fence> {
+        [1.0, -1.0]
+            .into_iter()
+            .filter_map(|side| self.find_side(side))
+            .collect()
+    }
+
+    fn find_side(&self, side: f64) -> Option<Fence> {
+        let far = if side > 0.0 { self.far.0 } else { self.far.1 };
+        if far <= self.near + 1.0 {
+            return None;
+        }
+        let s_pos = steps(self.s_range.0, self.s_range.1, 1.0);
+        let heights = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4];
+        // Coarse: every quarter metre.
+        let offsets = steps(self.near, far, 0.25);
+        let counts: Vec<usize> = offsets
+            .par_iter()
+            .map(|&d| self.spots(side * d, &s_pos, &heights))
+            .collect();
+        let (best, &most) = counts.iter().enumerate().max_by_key(|(_, c)| **c)?;
+        let mut sorted = counts.clone();
+        sorted.sort_unstable();
+        let median = sorted[sorted.len() / 2];
+        tracing::debug!(
+            "fence search, side {side}: best offset {:.2} m with {most} agreeing spots (median {median})",
+            offsets[best]
+        );
+        if most < MIN_SPOTS || (most as f64) < MIN_CONTRAST * median.max(1) as f64 {
+            return None;
+        }
+        // Fine: every 2.5 cm either side.
+        let fine = steps(offsets[best] - 0.25, offsets[best] + 0.25, 0.025);
+        let fine_counts: Vec<usize> = fine
+            .par_iter()
+            .map(|&d| self.spots(side * d, &s_pos, &heights))
+            .collect();
+        let l = side * centre_of_best(&fine, &fine_counts);
+        let height = self.height(l, &s_pos)?;
+        let s = self.extent(l, height, &s_pos)?;
+        Some(Fence {
+            l,
+            s,
+            height,
+            inner_texture: PathBuf::new(),
+            outer_texture: PathBuf::new(),
+        })
+    }
+
+    /// How far up the wall at `l` stands: where the views stop agreeing on it, scanning up
+    /// from the snow with small patches.
+    fn height(&self, l: f64, s_pos: &[f64]) -> Option<f64> {
+        let hs = steps(0.05, 3.0, 0.05);
+        let columns: Vec<Vec<&GreyPlate>> = s_pos
+            .iter()
+            .map(|&s| self.seen_by(s, l, 3.0 + HEIGHT_R))
+            .collect();
+        let share: Vec<f64> = hs
+            .par_iter()
+            .map_init(Vec::new, |buf, &h| {
+                let good = s_pos
+                    .iter()
+                    .zip(&columns)
+                    .filter(|(s, seen_by)| {
+                        self.cost((**s, l, h), HEIGHT_R, seen_by, buf)
+                            .is_some_and(|c| c < AGREE)
+                    })
+                    .count();
+                good as f64 / s_pos.len().max(1) as f64
+            })
+            .collect();
+        tracing::debug!(
+            "fence at {l:.2} m: agreement by height (every 5 cm from 5 cm): {}",
+            share
+                .iter()
+                .map(|v| format!("{:.0}", 100.0 * v))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let peak = share.iter().copied().fold(0.0, f64::max);
+        if peak <= 0.0 {
+            return None;
+        }
+        // The top edge: where agreement falls most sharply (the smallest ratio from one height
+        // to the next, among heights still agreeing at a fifth of the peak). A patch keeps
+        // agreeing while the fence's top edge is in it, so the fall comes the patch's half-size
+        // above the top.
+        let fall = (0..share.len() - 1)
+            .filter(|&i| share[i] >= 0.2 * peak)
+            .min_by(|&a, &b| (share[a + 1] / share[a]).total_cmp(&(share[b + 1] / share[b])))?;
+        let edge = 0.5 * (hs[fall] + hs[fall + 1]);
+        Some((edge - HEIGHT_R).max(HEIGHT_R))
+    }
+
+    /// Where along the course the wall at `l` (of `height`) stands: the longest run of
+    /// positions where the views agree on it, gaps up to [`MAX_GAP`] bridged.
+    fn extent(&self, l: f64, height: f64, s_pos: &[f64]) -> Option<(f64, f64)> {
+        let hs: Vec<f64> = (1..=4).map(|k| height * k as f64 / 5.0).collect();
+        let on: Vec<bool> = s_pos
+            .par_iter()
+            .map(|&s| {
+                let mut buf = Vec::new();
+                let seen_by = self.seen_by(s, l, height);
+                hs.iter().any(|&h| {
+                    self.cost((s, l, h), PATCH_R.min(height / 4.0), &seen_by, &mut buf)
+                        .is_some_and(|c| c < AGREE)
+                })
+            })
+            .collect();
+        let mut best: Option<(f64, f64)> = None;
+        let mut run: Option<(f64, f64)> = None;
+        for (&s, &hit) in s_pos.iter().zip(&on) {
+            if !hit {
+                continue;
+            }
+            run = match run {
+                Some((a, b)) if s - b <= MAX_GAP => Some((a, s)),
+                _ => Some((s, s)),
+            };
+            if let Some((a, b)) = run
+                && best.is_none_or(|(x, y)| b - a > y - x)
+            {
+                best = Some((a, b));
+            }
+        }
+        best.filter(|(a, b)| b > a).map(|(a, b)| (a - 0.5, b + 0.5))
+    }
+}
+
+/// `lo`, `lo + step`, ... up to `hi`.
+fn steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
+    let n = ((hi - lo) / step).floor().max(-1.0);
+    (0..=n as i64).map(|i| lo + i as f64 * step).collect()
+}
+
+/// The middle of the widest run of values tied for the largest count.
+fn centre_of_best(values: &[f64], counts: &[usize]) -> f64 {
+    let Some(&most) = counts.iter().max() else {
+        return 0.0;
+    };
+    let mut best = (0usize, 0usize);
+    let mut start = None;
+    for (i, &c) in counts.iter().enumerate().chain([(counts.len(), &0usize)]) {
+        match (c == most, start) {
+            (true, None) => start = Some(i),
+            (false, Some(a)) => {
+                if i - a > best.1 - best.0 {
+                    best = (a, i);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let (a, b) = best;
+    0.5 * (values[a] + values[b - 1])
+}
+
+/// World points sampling both faces of `fence` every `step` metres (for depth maps).
+pub fn surface_points(
+    fence: &Fence,
+    frame: &GroundFrame,
+    ground: &dyn Fn(f64, f64) -> f64,
+    step: f64,
+) -> Vec<Point3<f64>> {
+    let mut out = Vec::new();
+    for s in steps(fence.s.0, fence.s.1, step) {
+        let z = ground(s, fence.l);
+        for h in steps(0.0, fence.height, step) {
+            out.push(frame.point(s, fence.l, z + h));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centre_of_best_takes_the_middle_of_the_widest_tie() {
+        let v: Vec<f64> = (0..8).map(|i| i as f64).collect();
+        assert_eq!(centre_of_best(&v, &[1, 5, 5, 2, 5, 5, 5, 0]), 5.0);
+        assert_eq!(centre_of_best(&v, &[0, 0, 0, 0, 0, 0, 0, 9]), 7.0);
+    }
+
+    #[test]
+    fn steps_cover_the_range() {
+        assert_eq!(steps(1.0, 2.0, 0.5), vec![1.0, 1.5, 2.0]);
+        assert!(steps(2.0, 1.0, 0.5).is_empty());
+    }
+}
