@@ -274,7 +274,8 @@ fn reconstruction_lies_on_the_true_body_surface() {
 /// preset (16 cameras at 1280x720; from the tiny preset's 480x270 plates the measurement is not
 /// reliable, see README): with seed 3, medians 1.8 m against 3.3 m when written (the contact
 /// profile levels out beyond the landing, the hill goes on down; the rig's cameras, which stand
-/// above the snow, and the dye lines on the hill pull the measured ground down).
+/// above the snow, and the dye lines on the hill pull the measured ground down). The fences
+/// found in the same plates are checked against the truth too.
 #[test]
 fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
     let dir = std::env::temp_dir().join(format!("replay360-venue-{}", std::process::id()));
@@ -343,12 +344,14 @@ fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // Measured here: median 0.83 m against 3.61, mean 1.72 against 5.73, since the measured
+    // profile's ends go on at their slope (about 1.8 m median when they stayed level).
     assert!(
-        ours_median < 0.75 * contacts_median,
+        ours_median < 0.4 * contacts_median && ours_median < 1.2,
         "median {ours_median:.2} m against {contacts_median:.2} m"
     );
     assert!(
-        ours_mean < 0.85 * contacts_mean,
+        ours_mean < 0.5 * contacts_mean,
         "mean {ours_mean:.2} m against {contacts_mean:.2} m"
     );
 }

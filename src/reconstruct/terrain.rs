@@ -336,7 +336,7 @@ fn profile_pass(
     r: f64,
     frame: &GroundFrame,
     plates: &[GreyPlate],
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<bool>) {
     let k = (2.0 * reach / dz).round() as usize + 1;
     let cost: Vec<Vec<f32>> = positions
         .par_iter()
@@ -372,6 +372,10 @@ fn profile_pass(
     // Heights where nothing textured lines up score as the worst measured one (at the right
     // height the texture is sharp, so it is seen); where fewer than a quarter of the heights
     // show texture, every height scores alike. A slight pull towards the base height settles ties.
+    let measured: Vec<bool> = cost
+        .iter()
+        .map(|c| c.iter().filter(|v| v.is_finite()).count() * 4 >= c.len())
+        .collect();
     let cost: Vec<Vec<f32>> = cost
         .into_iter()
         .map(|c| {
@@ -397,11 +401,69 @@ fn profile_pass(
         })
         .collect();
     // Smoothness in the units of the cost (1 − correlation).
-    cheapest_path(&cost, 0.03)
+    let offsets = cheapest_path(&cost, 0.03)
         .into_iter()
         .map(|d| -reach + d * dz)
-        .collect()
+        .collect();
+    (offsets, measured)
 }
+
+/// Beyond the last run of [`MEASURED_RUN`] measured positions at either end, a profile
+/// continues at the slope it had over the last [`SLOPE_FIT`] metres measured (a hill goes on
+/// down, an in-run on up, rather than stopping dead), for at most [`EXTRAPOLATE`] metres, level
+/// beyond; slopes steeper than 45° are taken as 45°.
+fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) {
+    let n = profile.len().min(measured.len());
+    let run_at =
+        |i: usize| i + MEASURED_RUN <= n && measured[i..i + MEASURED_RUN].iter().all(|&m| m);
+    let Some(first) = (0..n).find(|&i| run_at(i)) else {
+        return;
+    };
+    let last = (0..n)
+        .rev()
+        .find(|&i| run_at(i))
+        .map_or(first, |i| i + MEASURED_RUN - 1);
+    // Least-squares slope of the measured samples within SLOPE_FIT of an end.
+    let slope = |range: &mut dyn Iterator<Item = usize>| {
+        let pts: Vec<(f64, f64)> = range.filter(|&i| measured[i]).map(|i| profile[i]).collect();
+        let k = pts.len() as f64;
+        if k < 2.0 {
+            return 0.0;
+        }
+        let (ms, mz) = pts
+            .iter()
+            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / k, a.1 + p.1 / k));
+        let (num, den) = pts.iter().fold((0.0, 0.0), |a, p| {
+            (a.0 + (p.0 - ms) * (p.1 - mz), a.1 + (p.0 - ms).powi(2))
+        });
+        if den > 1e-9 {
+            (num / den).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let (s_first, s_last) = (profile[first].0, profile[last].0);
+    let head = slope(&mut (first..=last).take_while(|&i| profile[i].0 <= s_first + SLOPE_FIT));
+    let tail = slope(
+        &mut (first..=last)
+            .rev()
+            .take_while(|&i| profile[i].0 >= s_last - SLOPE_FIT),
+    );
+    let (z_first, z_last) = (profile[first].1, profile[last].1);
+    for p in profile[..first].iter_mut() {
+        p.1 = z_first - head * (s_first - p.0).min(EXTRAPOLATE);
+    }
+    for p in profile[last + 1..].iter_mut() {
+        p.1 = z_last + tail * (p.0 - s_last).min(EXTRAPOLATE);
+    }
+}
+
+/// Consecutive positions that must be measured for a profile's end to count as measured.
+const MEASURED_RUN: usize = 4;
+/// How far in from a measured end the slope it continues at is fitted (m).
+const SLOPE_FIT: f64 = 12.0;
+/// How far beyond its measured ends a profile goes on sloping (m).
+const EXTRAPOLATE: f64 = 30.0;
 
 /// The price of a metre away from the base height (in the matching cost's units).
 const PRIOR_PULL: f32 = 0.01;
@@ -434,10 +496,14 @@ pub fn estimate(
         .collect();
     // Along: coarse, then fine around the coarse path.
     let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
+    let mut measured = Vec::new();
     for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
         let base = |s: f64, _l: f64| AxisMap::interp(&along, s);
         let t0 = std::time::Instant::now();
-        let off = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, plates);
+        let (off, seen) = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, plates);
+        if measured.is_empty() {
+            measured = seen;
+        }
         tracing::debug!(
             "terrain: along ±{reach} m, {} positions x {} candidates in {:.2} s",
             s_pos.len(),
@@ -450,6 +516,7 @@ pub fn estimate(
             .map(|(&s, o)| (s, AxisMap::interp(&along, s) + o))
             .collect();
     }
+    extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
     let s_samples = range_steps(s_range.0, s_range.1, 1.0);
@@ -458,7 +525,7 @@ pub fn estimate(
     for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
         let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
         let t0 = std::time::Instant::now();
-        let off = profile_pass(
+        let (off, _) = profile_pass(
             &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, plates,
         );
         tracing::debug!(
@@ -658,6 +725,40 @@ mod tests {
     /// Costs over `k` candidates rising by one per candidate away from `best`.
     fn v_shaped(k: usize, best: usize) -> Vec<f32> {
         (0..k).map(|d| (d as f32 - best as f32).abs()).collect()
+    }
+
+    /// Beyond the measured part, a profile goes on at the slope it ended with (fitted over
+    /// the last metres measured, capped at 45°), for a limited distance, then level.
+    #[test]
+    fn profile_ends_continue_the_measured_slope() {
+        // Measured from s = 0 to 20 (a hill falling at 0.6, with ±5 cm of noise), unmeasured
+        // beyond on both sides (the pass left them flat).
+        let s: Vec<f64> = (-60..=140).map(|i| i as f64 * 0.5).collect();
+        let measured: Vec<bool> = s.iter().map(|&v| (0.0..=20.0).contains(&v)).collect();
+        let noise = |i: usize| 0.05 * if i.is_multiple_of(2) { 1.0 } else { -1.0 };
+        let mut profile: Vec<(f64, f64)> = s
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v, -0.6 * v.clamp(0.0, 20.0) + noise(i)))
+            .collect();
+        extrapolate_ends(&mut profile, &measured);
+        let at = |v: f64| AxisMap::interp(&profile, v);
+        // Up the hill before s = 0 and down it after s = 20, at about its slope.
+        assert!((at(-10.0) - 6.0).abs() < 0.3, "{}", at(-10.0));
+        assert!((at(40.0) - -24.0).abs() < 0.5, "{}", at(40.0));
+        // Measured samples untouched.
+        assert!((at(10.0) - -6.0).abs() <= 0.05 + 1e-9);
+        // No further than EXTRAPOLATE beyond the end: level from there.
+        assert!((at(70.0) - at(20.0 + EXTRAPOLATE)).abs() < 1e-9);
+        // A cliff is continued at 45° at most.
+        let mut steep: Vec<(f64, f64)> =
+            s.iter().map(|&v| (v, -3.0 * v.clamp(0.0, 20.0))).collect();
+        extrapolate_ends(&mut steep, &measured);
+        assert!((AxisMap::interp(&steep, 30.0) - (-60.0 - 10.0)).abs() < 1e-6);
+        // Nothing measured: nothing changes.
+        let mut flat: Vec<(f64, f64)> = s.iter().map(|&v| (v, 1.0)).collect();
+        extrapolate_ends(&mut flat, &vec![false; s.len()]);
+        assert!(flat.iter().all(|p| p.1 == 1.0));
     }
 
     #[test]
