@@ -1016,6 +1016,46 @@ fn ground_footprint(cams: &[CaptureCamera], at: &Point3<f64>) -> f64 {
     fp.get(fp.len() / 2).copied().unwrap_or(f64::INFINITY)
 }
 
+/// The fences beside the course in the plates (their textures named, not yet baked). Fences
+/// stand between the course and the cameras: searched from beside the athlete's lane out to a
+/// metre short of the outermost camera on each side.
+fn find_fences(
+    model: &VenueModel,
+    rig: &[&crate::camera::Camera],
+    grey: &[terrain::GreyPlate],
+    s_range: (f64, f64),
+) -> Vec<fence::Fence> {
+    let frame = model.frame();
+    let ground = |s: f64, l: f64| model.ground_point(s, l).z;
+    let outermost = |side: f64| {
+        rig.iter()
+            .map(|c| side * frame.coords(&c.centre()).1)
+            .fold(0.0, f64::max)
+    };
+    let search = fence::FenceSearch {
+        frame,
+        ground: &ground,
+        plates: grey,
+        s_range,
+        near: 2.0 * crate::reconstruct::venue::LANE_HALF_WIDTH,
+        far: (outermost(1.0) - 1.0, outermost(-1.0) - 1.0),
+    };
+    let mut fences = search.find();
+    for (i, f) in fences.iter_mut().enumerate() {
+        f.inner_texture = PathBuf::from(format!("venue/fence{i}_inner.png"));
+        f.outer_texture = PathBuf::from(format!("venue/fence{i}_outer.png"));
+        tracing::info!(
+            "fence found {:.2} m {} of the course, {:.2} m high, from {:.1} to {:.1} m along it",
+            f.l.abs(),
+            if f.l > 0.0 { "left" } else { "right" },
+            f.height,
+            f.s.0,
+            f.s.1
+        );
+    }
+    fences
+}
+
 /// Bakes the venue model into `root/venue/`.
 fn bake_venue(
     root: &Path,
@@ -1088,36 +1128,7 @@ fn bake_venue(
             COURSE_HALF_WIDTH,
         ));
         let t_fence = Instant::now();
-        let ground = |s: f64, l: f64| model.ground_point(s, l).z;
-        // Fences stand between the course and the cameras: searched from beside the athlete's
-        // lane out to a metre short of the outermost camera on each side.
-        let outermost = |side: f64| {
-            rig.iter()
-                .map(|c| side * frame.coords(&c.centre()).1)
-                .fold(0.0, f64::max)
-        };
-        let search = fence::FenceSearch {
-            frame,
-            ground: &ground,
-            plates: &grey,
-            s_range,
-            near: 2.0 * crate::reconstruct::venue::LANE_HALF_WIDTH,
-            far: (outermost(1.0) - 1.0, outermost(-1.0) - 1.0),
-        };
-        let mut fences = search.find();
-        for (i, f) in fences.iter_mut().enumerate() {
-            f.inner_texture = PathBuf::from(format!("venue/fence{i}_inner.png"));
-            f.outer_texture = PathBuf::from(format!("venue/fence{i}_outer.png"));
-            tracing::info!(
-                "fence found {:.2} m {} of the course, {:.2} m high, from {:.1} to {:.1} m along it",
-                f.l.abs(),
-                if f.l > 0.0 { "left" } else { "right" },
-                f.height,
-                f.s.0,
-                f.s.1
-            );
-        }
-        model.fences = fences;
+        model.fences = find_fences(&model, &rig, &grey, s_range);
         log_elapsed("venue: fences", t_fence);
     }
     let surface = |s: f64, l: f64| model.ground_point(s, l);
@@ -1136,7 +1147,7 @@ fn bake_venue(
     ];
     log_elapsed("venue: ground measured", t_stage);
     let t_stage = Instant::now();
-    let ground = |s: f64, l: f64| model.ground_point(s, l).z;
+    let ground = |s: f64, l: f64| surface(s, l).z;
     let fence_cells: Vec<(Point3<f64>, f64)> = model
         .fences
         .iter()
@@ -1165,20 +1176,21 @@ fn bake_venue(
     let dome_texture = bake_dome(&model, &plates, Some(&depth), 2048, 1024);
     log_elapsed("venue: dome baked", t_stage);
     let t_stage = Instant::now();
+    let fence_textures: Vec<(image::RgbImage, &Path)> = model
+        .fences
+        .iter()
+        .flat_map(|f| [(f, true, &f.inner_texture), (f, false, &f.outer_texture)])
+        .map(|(f, inner, file)| {
+            let texture = bake_fence(&model, f, inner, &plates, Some(&depth));
+            (texture, file.as_path())
+        })
+        .collect();
+    log_elapsed("venue: fences baked", t_stage);
+    let t_stage = Instant::now();
     save(ground_texture, &model.ground_texture)?;
     save(dome_texture, &model.dome_texture)?;
-    for f in &model.fences {
-        for inner in [true, false] {
-            let texture = bake_fence(&model, f, inner, &plates, Some(&depth));
-            save(
-                texture,
-                if inner {
-                    &f.inner_texture
-                } else {
-                    &f.outer_texture
-                },
-            )?;
-        }
+    for (texture, file) in fence_textures {
+        save(texture, file)?;
     }
     log_elapsed("venue: textures written", t_stage);
     Ok(Some(model))

@@ -68,7 +68,8 @@ pub struct FenceSearch<'a> {
     pub plates: &'a [GreyPlate<'a>],
     /// The range along the course searched (m).
     pub s_range: (f64, f64),
-    /// Offsets searched on each side: from `near` out to `far` (m, unsigned).
+    /// Offsets searched on each side: from `near` out to `far` (m, unsigned; `far` for the
+    /// left side, then the right).
     pub near: f64,
     pub far: (f64, f64),
 }

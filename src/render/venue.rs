@@ -194,7 +194,8 @@ impl VenueData {
                 .map_err(|source| VenueError::Texture { path, source })
         };
         let mut fences = Vec::new();
-        for f in model.fences.iter().filter(|f| f.is_valid()) {
+        // (Reconstruction::open has refused fences that are not valid.)
+        for f in &model.fences {
             for (inner, file) in [(true, &f.inner_texture), (false, &f.outer_texture)] {
                 fences.push((fence_mesh(model, f, inner), mipmapped(read(file)?)));
             }
