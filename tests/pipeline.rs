@@ -367,10 +367,13 @@ fn a_malformed_measured_ground_is_an_error_naming_the_file() {
         serde_json::json!({"along": [[0.0, 1.0]], "across": [[0.0, 0.0], [1.0, 0.0]]});
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("recon.json");
-    std::fs::write(&path, m.to_string()).expect("write");
-    let err = Reconstruction::open(dir.path())
-        .expect_err("an error")
-        .to_string();
+    let open_err = |m: &serde_json::Value| {
+        std::fs::write(&path, m.to_string()).expect("write");
+        Reconstruction::open(dir.path())
+            .expect_err("an error")
+            .to_string()
+    };
+    let err = open_err(&m);
     assert!(err.contains("measured ground"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
     // A fence standing backwards (ending before it starts) likewise.
@@ -379,10 +382,7 @@ fn a_malformed_measured_ground_is_an_error_naming_the_file() {
         "l": 11.0, "s": [5.0, -5.0], "height": 1.2,
         "inner_texture": "venue/f_in.png", "outer_texture": "venue/f_out.png"
     }]);
-    std::fs::write(&path, m.to_string()).expect("write");
-    let err = Reconstruction::open(dir.path())
-        .expect_err("an error")
-        .to_string();
+    let err = open_err(&m);
     assert!(err.contains("fence 0"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }

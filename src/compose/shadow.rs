@@ -185,26 +185,15 @@ fn blur(src: &[f32], nx: usize, ny: usize, sigma: f64) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::analyse::GroundProfile;
-    use crate::reconstruct::venue::{AxisMap, VenueModel};
+    use crate::reconstruct::venue::VenueModel;
 
     /// Flat snow at z = 0, travelling along +x.
     fn flat() -> VenueModel {
-        VenueModel {
-            ground: GroundProfile {
-                origin: [0.0, 0.0, 0.0],
-                travel: [1.0, 0.0, 0.0],
-                samples: vec![(-100.0, 0.0), (100.0, 0.0)],
-            },
-            along: AxisMap::along(),
-            across: AxisMap::across(),
-            dome_centre: [0.0; 3],
-            dome_radius: 100.0,
-            base: Vec::new(),
-            terrain: None,
-            ground_texture: "g.png".into(),
-            dome_texture: "d.png".into(),
-            fences: Vec::new(),
-        }
+        VenueModel::on_profile(GroundProfile {
+            origin: [0.0, 0.0, 0.0],
+            travel: [1.0, 0.0, 0.0],
+            samples: vec![(-100.0, 0.0), (100.0, 0.0)],
+        })
     }
 
     /// A ball of points of radius `r` at `c`.

@@ -9,7 +9,7 @@
 //! course. Each fence is rendered as a textured wall with two faces (towards the course and
 //! away from it), so the venue's ground no longer carries the fences smeared flat across it.
 
-use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, photo_cost};
+use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, photo_cost, range_steps};
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -130,10 +130,10 @@ impl FenceSearch<'_> {
         if far <= self.near + 1.0 {
             return None;
         }
-        let s_pos = steps(self.s_range.0, self.s_range.1, 1.0);
+        let s_pos = range_steps(self.s_range.0, self.s_range.1, 1.0);
         let heights = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4];
         // Coarse: every quarter metre.
-        let offsets = steps(self.near, far, 0.25);
+        let offsets = range_steps(self.near, far, 0.25);
         let counts: Vec<usize> = offsets
             .par_iter()
             .map(|&d| self.spots(side * d, &s_pos, &heights))
@@ -150,7 +150,7 @@ impl FenceSearch<'_> {
             return None;
         }
         // Fine: every 2.5 cm either side.
-        let fine = steps(offsets[best] - 0.25, offsets[best] + 0.25, 0.025);
+        let fine = range_steps(offsets[best] - 0.25, offsets[best] + 0.25, 0.025);
         let fine_counts: Vec<usize> = fine
             .par_iter()
             .map(|&d| self.spots(side * d, &s_pos, &heights))
@@ -170,7 +170,7 @@ impl FenceSearch<'_> {
     /// How far up the wall at `l` stands: where the views stop agreeing on it, scanning up
     /// from the snow with small patches.
     fn height(&self, l: f64, s_pos: &[f64]) -> Option<f64> {
-        let hs = steps(0.05, 3.0, 0.05);
+        let hs = range_steps(0.05, 3.0, 0.05);
         let columns: Vec<Vec<&GreyPlate>> = s_pos
             .iter()
             .map(|&s| self.seen_by(s, l, 3.0 + HEIGHT_R))
@@ -247,12 +247,6 @@ impl FenceSearch<'_> {
     }
 }
 
-/// `lo`, `lo + step`, ... up to `hi`.
-fn steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    let n = ((hi - lo) / step).floor().max(-1.0);
-    (0..=n as i64).map(|i| lo + i as f64 * step).collect()
-}
-
 /// The middle of the widest run of values tied for the largest count.
 fn centre_of_best(values: &[f64], counts: &[usize]) -> f64 {
     let Some(&most) = counts.iter().max() else {
@@ -284,9 +278,9 @@ pub fn surface_points(
     step: f64,
 ) -> Vec<Point3<f64>> {
     let mut out = Vec::new();
-    for s in steps(fence.s.0, fence.s.1, step) {
+    for s in range_steps(fence.s.0, fence.s.1, step) {
         let z = ground(s, fence.l);
-        for h in steps(0.0, fence.height, step) {
+        for h in range_steps(0.0, fence.height, step) {
             out.push(frame.point(s, fence.l, z + h));
         }
     }
@@ -306,7 +300,7 @@ mod tests {
 
     #[test]
     fn steps_cover_the_range() {
-        assert_eq!(steps(1.0, 2.0, 0.5), vec![1.0, 1.5, 2.0]);
-        assert!(steps(2.0, 1.0, 0.5).is_empty());
+        assert_eq!(range_steps(1.0, 2.0, 0.5), vec![1.0, 1.5, 2.0]);
+        assert!(range_steps(2.0, 1.0, 0.5).is_empty());
     }
 }

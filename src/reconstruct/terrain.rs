@@ -468,9 +468,10 @@ const EXTRAPOLATE: f64 = 30.0;
 /// The price of a metre away from the base height (in the matching cost's units).
 const PRIOR_PULL: f32 = 0.01;
 
-fn range_steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    let n = ((hi - lo) / step).floor() as usize;
-    (0..=n).map(|i| lo + i as f64 * step).collect()
+/// `lo`, `lo + step`, ... up to `hi` (none when `hi < lo`).
+pub(crate) fn range_steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
+    let n = ((hi - lo) / step).floor().max(-1.0);
+    (0..=n as i64).map(|i| lo + i as f64 * step).collect()
 }
 
 /// Measures the snow surface over `s_range` × `l_range` (m, in `frame`) as a [`CourseProfile`],

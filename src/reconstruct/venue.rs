@@ -102,6 +102,24 @@ pub struct VenueModel {
 }
 
 impl VenueModel {
+    /// A model on the contact profile `ground` alone (no measured ground, no fences), with
+    /// placeholder texture names: for tests.
+    #[cfg(test)]
+    pub(crate) fn on_profile(ground: GroundProfile) -> Self {
+        Self {
+            ground,
+            along: AxisMap::along(),
+            across: AxisMap::across(),
+            dome_centre: [0.0; 3],
+            dome_radius: 100.0,
+            base: Vec::new(),
+            terrain: None,
+            ground_texture: "g.png".into(),
+            dome_texture: "d.png".into(),
+            fences: Vec::new(),
+        }
+    }
+
     pub fn left(&self) -> Vector3<f64> {
         Vector3::z()
             .cross(&Vector3::from(self.ground.travel))
@@ -468,11 +486,7 @@ pub fn bake_fence(
     let texels = par_texels(width, height, |x, y| {
         let s = fence.s.0 + (x as f64 + 0.5) / width as f64 * (fence.s.1 - fence.s.0);
         let h = fence.height * (1.0 - (y as f64 + 0.5) / height as f64);
-        let p = frame.point(
-            s,
-            fence.l,
-            ground_height(&model.along_terms(s), &model.across_terms(fence.l)) + h,
-        );
+        let p = model.ground_point(s, fence.l) + Vector3::z() * h;
         let score = |c: &Camera| {
             let to = c.centre() - p;
             let d = to.norm();

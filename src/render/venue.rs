@@ -59,6 +59,18 @@ fn mipmapped(img: image::RgbImage) -> Image {
     image
 }
 
+/// A triangle list with positions and texture coordinates.
+fn textured_mesh(pos: Vec<[f32; 3]>, uv: Vec<[f32; 2]>, idx: Vec<u32>) -> Mesh {
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
+    mesh.insert_indices(Indices::U32(idx));
+    mesh
+}
+
 fn ground_mesh(model: &VenueModel) -> Mesh {
     // Vertices on every knot of the texture maps keep the texture mapping exact; over the
     // reconstructed terrain, one on every sample of its profiles.
@@ -101,14 +113,7 @@ fn ground_mesh(model: &VenueModel) -> Mesh {
             idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
         }
     }
-    let mut mesh = Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::RENDER_WORLD,
-    );
-    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
-    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
-    mesh.insert_indices(Indices::U32(idx));
-    mesh
+    textured_mesh(pos, uv, idx)
 }
 
 fn dome_mesh(model: &VenueModel) -> Mesh {
@@ -133,14 +138,7 @@ fn dome_mesh(model: &VenueModel) -> Mesh {
             idx.extend_from_slice(&[a, a + 1, b, a + 1, b + 1, b]);
         }
     }
-    let mut mesh = Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::RENDER_WORLD,
-    );
-    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
-    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
-    mesh.insert_indices(Indices::U32(idx));
-    mesh
+    textured_mesh(pos, uv, idx)
 }
 
 /// How far each face of a fence stands off its centre line (m): the face towards a viewer is
@@ -171,14 +169,7 @@ fn fence_mesh(model: &VenueModel, fence: &Fence, inner: bool) -> Mesh {
         let (a, b) = (2 * i, 2 * i + 2);
         idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
     }
-    let mut mesh = Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::RENDER_WORLD,
-    );
-    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, pos);
-    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
-    mesh.insert_indices(Indices::U32(idx));
-    mesh
+    textured_mesh(pos, uv, idx)
 }
 
 impl VenueData {
@@ -214,28 +205,16 @@ impl VenueData {
 mod tests {
     use super::*;
     use crate::analyse::GroundProfile;
-    use crate::reconstruct::venue::AxisMap;
     use bevy::mesh::VertexAttributeValues;
 
     /// Snow sloping down along +x (z = -0.5 x), travelling along +x, with a fence 11 m to the
     /// right from x = -5 to 20, 1.2 m high.
     fn sloped() -> (VenueModel, Fence) {
-        let model = VenueModel {
-            ground: GroundProfile {
-                origin: [0.0, 0.0, 0.0],
-                travel: [1.0, 0.0, 0.0],
-                samples: vec![(-100.0, 50.0), (100.0, -50.0)],
-            },
-            along: AxisMap::along(),
-            across: AxisMap::across(),
-            dome_centre: [0.0; 3],
-            dome_radius: 100.0,
-            base: Vec::new(),
-            terrain: None,
-            ground_texture: "g.png".into(),
-            dome_texture: "d.png".into(),
-            fences: Vec::new(),
-        };
+        let model = VenueModel::on_profile(GroundProfile {
+            origin: [0.0, 0.0, 0.0],
+            travel: [1.0, 0.0, 0.0],
+            samples: vec![(-100.0, 50.0), (100.0, -50.0)],
+        });
         let fence = Fence {
             l: -11.0,
             s: (-5.0, 20.0),
