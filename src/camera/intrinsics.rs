@@ -75,6 +75,38 @@ impl Distortion {
         }
     }
 
+    /// The squared normalised radius from which a radial-tangential lens folds back (the
+    /// radial slope's first zero), infinite for a lens without distortion; `None` for the
+    /// fisheye model, whose check is not a radius bound. For such lenses
+    /// [`Distortion::is_unfolded`]`(x, y)` is `x² + y² < fold_radius_sq()`: the slope, once
+    /// negative, stays unfolded nowhere further out.
+    pub fn fold_radius_sq(&self) -> Option<f64> {
+        match *self {
+            Distortion::None => Some(f64::INFINITY),
+            Distortion::RadialTangential { .. } => {
+                let (mut lo, mut hi) = (0.0f64, 1.0f64);
+                // The fold, if any, lies within 10^8 (a ray 10^4 times wider than the axis).
+                while self.is_unfolded_far(hi) {
+                    if hi > 1e8 {
+                        return Some(f64::INFINITY);
+                    }
+                    lo = hi;
+                    hi *= 4.0;
+                }
+                for _ in 0..80 {
+                    let mid = 0.5 * (lo + hi);
+                    if self.is_unfolded_far(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                Some(lo)
+            }
+            Distortion::Fisheye { .. } => None,
+        }
+    }
+
     /// [`Distortion::is_unfolded`] in full, at `u` = r² (radial-tangential) or the angle θ
     /// from the axis (fisheye).
     #[cold]

@@ -105,6 +105,93 @@ impl Camera {
     }
 }
 
+/// A camera's projection with its constants unpacked, for loops that project many points into
+/// one camera (the hull carve). Gives what [`Camera::project_with_depth`] gives, up to
+/// rounding; the lens's fold is a precomputed radius instead of a test per point.
+#[derive(Debug, Clone, Copy)]
+pub struct Projector {
+    /// World-to-camera rotation, row by row (OpenCV axes), and translation.
+    r: [[f64; 3]; 3],
+    t: [f64; 3],
+    fx: f64,
+    fy: f64,
+    cx: f64,
+    cy: f64,
+    distortion: Distortion,
+    /// [`Distortion::fold_radius_sq`]; `None`: ask the lens each time (fisheye).
+    fold: Option<f64>,
+}
+
+impl Projector {
+    pub fn new(camera: &Camera) -> Self {
+        let m = camera.pose.rotation.matrix();
+        let tr = camera.pose.translation;
+        let k = &camera.intrinsics;
+        Self {
+            r: [
+                [m[(0, 0)], m[(0, 1)], m[(0, 2)]],
+                [m[(1, 0)], m[(1, 1)], m[(1, 2)]],
+                [m[(2, 0)], m[(2, 1)], m[(2, 2)]],
+            ],
+            t: [tr.x, tr.y, tr.z],
+            fx: k.fx,
+            fy: k.fy,
+            cx: k.cx,
+            cy: k.cy,
+            distortion: k.distortion,
+            fold: k.distortion.fold_radius_sq(),
+        }
+    }
+
+    /// A world point in the camera's frame (OpenCV axes).
+    #[inline]
+    pub fn to_camera(&self, p: &Point3<f64>) -> [f64; 3] {
+        let r = &self.r;
+        [
+            r[0][0] * p.x + r[0][1] * p.y + r[0][2] * p.z + self.t[0],
+            r[1][0] * p.x + r[1][1] * p.y + r[1][2] * p.z + self.t[1],
+            r[2][0] * p.x + r[2][1] * p.y + r[2][2] * p.z + self.t[2],
+        ]
+    }
+
+    /// A world displacement in the camera's frame.
+    #[inline]
+    pub fn rotate(&self, v: &Vector3<f64>) -> [f64; 3] {
+        let r = &self.r;
+        [
+            r[0][0] * v.x + r[0][1] * v.y + r[0][2] * v.z,
+            r[1][0] * v.x + r[1][1] * v.y + r[1][2] * v.z,
+            r[2][0] * v.x + r[2][1] * v.y + r[2][2] * v.z,
+        ]
+    }
+
+    /// The pixel (x, y) and depth of a point given in the camera's frame, `None` behind the
+    /// camera or where the lens folds back.
+    #[inline]
+    pub fn project_camera(&self, c: [f64; 3]) -> Option<(f64, f64, f64)> {
+        if c[2] <= 1e-9 {
+            return None;
+        }
+        let inv = 1.0 / c[2];
+        let (x, y) = (c[0] * inv, c[1] * inv);
+        let unfolded = match self.fold {
+            Some(u) => x * x + y * y < u,
+            None => self.distortion.is_unfolded(x, y),
+        };
+        if !unfolded {
+            return None;
+        }
+        let (xd, yd) = self.distortion.distort(x, y);
+        Some((self.fx * xd + self.cx, self.fy * yd + self.cy, c[2]))
+    }
+
+    /// [`Camera::project_with_depth`] of a world point, as (x, y, depth).
+    #[inline]
+    pub fn project(&self, p: &Point3<f64>) -> Option<(f64, f64, f64)> {
+        self.project_camera(self.to_camera(p))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +214,70 @@ mod tests {
         )
         .inverse();
         Camera::new(intrinsics, pose)
+    }
+
+    #[test]
+    fn projector_matches_the_camera() {
+        // Including a lens that folds back inside the sampled cone (k1 < 0 alone folds at
+        // r² = 1 / (3 |k1|)) and one with k3 > 0 that never folds.
+        for distortion in [
+            Distortion::None,
+            Distortion::RadialTangential {
+                k1: -0.12,
+                k2: 0.03,
+                p1: 0.001,
+                p2: -0.0005,
+                k3: 0.0,
+            },
+            Distortion::RadialTangential {
+                k1: -0.4,
+                k2: 0.0,
+                p1: 0.0,
+                p2: 0.0,
+                k3: 0.0,
+            },
+            Distortion::RadialTangential {
+                k1: 0.1,
+                k2: 0.01,
+                p1: 0.0,
+                p2: 0.0,
+                k3: 0.001,
+            },
+            Distortion::Fisheye {
+                k1: 0.05,
+                k2: -0.01,
+                k3: 0.002,
+                k4: 0.0,
+            },
+        ] {
+            let cam = test_camera(distortion);
+            let proj = Projector::new(&cam);
+            let mut folded = 0;
+            for i in 0..20_000 {
+                // A spiral of points around and behind the camera's target.
+                let a = i as f64 * 0.37;
+                let p = Point3::new(
+                    2.0 + (i % 97) as f64 * 0.9 * a.cos() - 40.0 * (i % 2) as f64,
+                    1.0 + (i % 89) as f64 * 0.9 * a.sin(),
+                    1.5 + (i % 31) as f64 - 15.0,
+                );
+                let want = cam.project_with_depth(&p);
+                let got = proj.project(&p);
+                match (want, got) {
+                    (Some((px, d)), Some((x, y, z))) => {
+                        // Far outside the picture the pixels are large: compare relatively.
+                        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1e3);
+                        assert!(close(px.x, x) && close(px.y, y), "{distortion:?} {p}");
+                        assert!((d - z).abs() < 1e-9);
+                    }
+                    (None, None) => folded += 1,
+                    _ => panic!("{distortion:?}: {p} {want:?} {got:?}"),
+                }
+            }
+            if matches!(distortion, Distortion::RadialTangential { k1, .. } if k1 == -0.4) {
+                assert!(folded > 100, "the folding lens folds somewhere: {folded}");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! athlete, and otherwise split in eight until the leaf size, where the cell centre decides.
 
 use super::View;
+use crate::camera::Projector;
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 
@@ -73,8 +74,10 @@ pub struct CarveParams {
 
 impl CarveParams {
     pub fn new(volume_min: Point3<f64>, volume_max: Point3<f64>, leaf: f64, views: usize) -> Self {
-        // Root cells of about a metre, or of the whole volume when it is smaller.
-        let extent = (volume_max - volume_min).max().clamp(leaf * 2.0, 1.0);
+        // Root cells of up to 4 m, or of the whole volume when it is smaller. Most of the
+        // volume is empty and is rejected at the top: a few hundred 4 m cells instead of ten
+        // thousand 1 m ones (aerials16: the carve's time down a sixth, the hull the same).
+        let extent = (volume_max - volume_min).max().clamp(leaf * 2.0, 4.0);
         let levels = (extent / leaf).log2().ceil().max(1.0) as u32;
         Self {
             volume_min,
@@ -96,6 +99,7 @@ impl CarveParams {
 
 fn classify(
     views: &[View],
+    projectors: &[Projector],
     lo: &Point3<f64>,
     size: f64,
     min_views: usize,
@@ -105,7 +109,7 @@ fn classify(
     let mut seen = 0;
     let mut all_full = true;
     let mut rejections = 0;
-    for v in views {
+    for (v, proj) in views.iter().zip(projectors) {
         let cam = v.camera;
         let (w, h) = (cam.intrinsics.width as f64, cam.intrinsics.height as f64);
         let (mut x0, mut y0, mut x1, mut y1) = (
@@ -115,15 +119,23 @@ fn classify(
             f64::NEG_INFINITY,
         );
         let mut behind = false;
+        // The corners in the camera's frame: the lower corner plus the cell's edges.
+        let base = proj.to_camera(lo);
+        let edges = [
+            proj.rotate(&Vector3::new(size, 0.0, 0.0)),
+            proj.rotate(&Vector3::new(0.0, size, 0.0)),
+            proj.rotate(&Vector3::new(0.0, 0.0, size)),
+        ];
         for c in 0..8 {
-            let p = Point3::new(
-                lo.x + if c & 1 != 0 { size } else { 0.0 },
-                lo.y + if c & 2 != 0 { size } else { 0.0 },
-                lo.z + if c & 4 != 0 { size } else { 0.0 },
-            );
-            match cam.project_with_depth(&p) {
-                Some((px, d)) if d > 0.1 => {
-                    let (qx, qy) = (px.x - v.shift.0, px.y - v.shift.1);
+            let mut q = base;
+            for (axis, e) in edges.iter().enumerate() {
+                if c & (1 << axis) != 0 {
+                    q = [q[0] + e[0], q[1] + e[1], q[2] + e[2]];
+                }
+            }
+            match proj.project_camera(q) {
+                Some((px, py, d)) if d > 0.1 => {
+                    let (qx, qy) = (px - v.shift.0, py - v.shift.1);
                     x0 = x0.min(qx);
                     y0 = y0.min(qy);
                     x1 = x1.max(qx);
@@ -176,6 +188,7 @@ fn classify(
 /// `tolerance` of them).
 fn leaf_occupied(
     views: &[View],
+    projectors: &[Projector],
     p: &Point3<f64>,
     min_views: usize,
     tolerance: usize,
@@ -183,15 +196,15 @@ fn leaf_occupied(
 ) -> bool {
     let mut seen = 0;
     let mut rejections = 0;
-    for v in views {
+    for (v, proj) in views.iter().zip(projectors) {
         let cam = v.camera;
-        let Some((px, d)) = cam.project_with_depth(p) else {
+        let Some((px, py, d)) = proj.project(p) else {
             continue;
         };
         if d <= 0.1 {
             continue;
         }
-        let (qx, qy) = (px.x - v.shift.0, px.y - v.shift.1);
+        let (qx, qy) = (px - v.shift.0, py - v.shift.1);
         if !cam.in_image(&crate::camera::Pixel::new(qx, qy)) {
             continue;
         }
@@ -217,6 +230,7 @@ fn leaf_occupied(
 
 /// Carves the visual hull of the views.
 pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
+    let projectors: Vec<Projector> = views.iter().map(|v| Projector::new(v.camera)).collect();
     let root = params.root();
     let ext = params.volume_max - params.volume_min;
     let n = [
@@ -249,6 +263,7 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                     let p = corner(c, size) + Vector3::repeat(size * 0.5);
                     leaf_occupied(
                         views,
+                        &projectors,
                         &p,
                         params.min_views,
                         params.tolerance,
@@ -272,6 +287,7 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                 }
                 classify(
                     views,
+                    &projectors,
                     &corner(c, size),
                     size,
                     params.min_views,

@@ -398,16 +398,14 @@ pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte 
     let (w, h) = (roi.width() as usize, roi.height() as usize);
     let thr = background.threshold();
     let mut bits = vec![0u8; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (fx, fy) = (roi.x0 + x as u32, roi.y0 + y as u32);
-            if is_foreground(
-                frame.get_pixel(fx, fy).0,
-                background.image.get_pixel(fx, fy).0,
-                thr,
-            ) {
-                bits[y * w + x] = 1;
-            }
+    let stride = frame.width() as usize * 3;
+    let (fr, br) = (frame.as_raw(), background.image.as_raw());
+    for (y, out) in bits.chunks_exact_mut(w).enumerate() {
+        let start = (roi.y0 as usize + y) * stride + roi.x0 as usize * 3;
+        let pixels = fr[start..start + w * 3].chunks_exact(3);
+        let behind = br[start..start + w * 3].chunks_exact(3);
+        for ((o, p), b) in out.iter_mut().zip(pixels).zip(behind) {
+            *o = is_foreground([p[0], p[1], p[2]], [b[0], b[1], b[2]], thr) as u8;
         }
     }
     clean(&mut bits, w, h);
@@ -593,29 +591,26 @@ pub fn clean(bits: &mut [u8], w: usize, h: usize) {
 }
 
 fn morph(bits: &[u8], w: usize, h: usize, dilate: bool) -> Vec<u8> {
+    // A 3x3 box is a row of three then a column of three; beyond the edge counts as
+    // background when dilating and as foreground when eroding.
+    let (pad, pick): (u8, fn(u8, u8) -> u8) = if dilate { (0, u8::max) } else { (1, u8::min) };
+    let mut rows = vec![0u8; w * h];
+    for (src, dst) in bits.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        for x in 0..w {
+            let left = if x > 0 { src[x - 1] } else { pad };
+            let right = if x + 1 < w { src[x + 1] } else { pad };
+            dst[x] = pick(pick(left, src[x]), right);
+        }
+    }
     let mut out = vec![0u8; w * h];
     for y in 0..h {
-        for x in 0..w {
-            let mut v = if dilate { 0 } else { 1 };
-            'n: for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    let b = if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        if dilate { 0 } else { 1 }
-                    } else {
-                        bits[ny as usize * w + nx as usize]
-                    };
-                    if dilate && b != 0 {
-                        v = 1;
-                        break 'n;
-                    }
-                    if !dilate && b == 0 {
-                        v = 0;
-                        break 'n;
-                    }
-                }
-            }
-            out[y * w + x] = v;
+        let row = &rows[y * w..(y + 1) * w];
+        let up = (y > 0).then(|| &rows[(y - 1) * w..y * w]);
+        let down = (y + 1 < h).then(|| &rows[(y + 1) * w..(y + 2) * w]);
+        for (x, o) in out[y * w..(y + 1) * w].iter_mut().enumerate() {
+            let a = up.map_or(pad, |r| r[x]);
+            let b = down.map_or(pad, |r| r[x]);
+            *o = pick(pick(a, row[x]), b);
         }
     }
     out
