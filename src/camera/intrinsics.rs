@@ -77,9 +77,9 @@ impl Distortion {
 
     /// The squared normalised radius from which a radial-tangential lens folds back (the
     /// radial slope's first zero), infinite for a lens without distortion; `None` for the
-    /// fisheye model, whose check is not a radius bound. For such lenses
-    /// [`Distortion::is_unfolded`]`(x, y)` is `x² + y² < fold_radius_sq()`: the slope, once
-    /// negative, stays unfolded nowhere further out.
+    /// fisheye model, whose check is not a radius bound. For the others
+    /// [`Distortion::is_unfolded`]`(x, y)` is `x² + y² < fold_radius_sq()`: a lens folded at
+    /// some radius is folded at every radius beyond it.
     pub fn fold_radius_sq(&self) -> Option<f64> {
         match *self {
             Distortion::None => Some(f64::INFINITY),
