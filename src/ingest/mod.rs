@@ -181,19 +181,21 @@ pub fn background_samples(
 pub fn sample_frames(camera: &CaptureCamera, samples: usize) -> Result<Vec<RgbImage>, IngestError> {
     let reader = VideoReader::open(&camera.video, 1)?;
     check_size(camera, &reader)?;
-    let keys = reader.count_keyframes();
-    if keys >= 7 {
-        let step = (keys as f64 / samples.max(1) as f64).max(1.0);
-        let picked = (0..samples.min(keys))
-            .map(|i| ((i as f64 * step) as usize).min(keys - 1))
-            .collect::<std::collections::BTreeSet<_>>();
-        let out: Vec<RgbImage> = VideoReader::some_keyframes(&camera.video, &picked)?
-            .into_iter()
-            .map(|f| f.image)
-            .collect();
-        if out.len() >= 7 {
-            return Ok(out);
-        }
+    let out: Vec<RgbImage> = reader
+        .picked_keyframes(|keys| {
+            if keys < 7 {
+                return Default::default();
+            }
+            let step = (keys as f64 / samples.max(1) as f64).max(1.0);
+            (0..samples.min(keys))
+                .map(|i| ((i as f64 * step) as usize).min(keys - 1))
+                .collect()
+        })?
+        .into_iter()
+        .map(|f| f.image)
+        .collect();
+    if out.len() >= 7 {
+        return Ok(out);
     }
     let mut reader = VideoReader::open(&camera.video, 1)?;
     let expected = camera

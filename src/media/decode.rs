@@ -30,6 +30,10 @@ pub struct DecodedFrame {
     pub alpha: Option<GrayImage>,
 }
 
+/// The most keyframes [`VideoReader::picked_keyframes`] keeps in memory while counting (their
+/// packets: a few hundred kB each at 1080p).
+pub const MAX_KEPT_KEYFRAMES: usize = 512;
+
 /// Decodes a video file to RGB frames, one at a time.
 pub struct VideoReader {
     path: PathBuf,
@@ -84,23 +88,67 @@ impl VideoReader {
             if !wanted.contains(&k) {
                 continue;
             }
-            if let Err(e) = r.decoder.send_packet(&packet) {
-                tracing::warn!(
-                    "keyframe {k} could not be decoded ({e}): {}",
-                    path.display()
-                );
-            } else {
-                r.decoder.send_eof().map_err(|e| r.decode_err(e))?;
-                while r.decoder.receive_frame(&mut r.decoded).is_ok() {
-                    out.push(r.convert()?);
-                }
-            }
-            r.decoder.flush();
+            r.decode_alone(&packet, k, &mut out)?;
             if k >= last {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// The keyframes whose ordinals `pick` chooses, given how many the file has: one read of
+    /// the file, the keyframes' packets kept while counting (a file with more than
+    /// [`MAX_KEPT_KEYFRAMES`] is counted, then read again by [`VideoReader::some_keyframes`]).
+    pub fn picked_keyframes(
+        mut self,
+        pick: impl FnOnce(usize) -> std::collections::BTreeSet<usize>,
+    ) -> Result<Vec<DecodedFrame>, MediaError> {
+        let index = self.stream_index;
+        let mut kept = Vec::new();
+        let mut count = 0usize;
+        while let Some((stream, packet)) = self.input.packets().next() {
+            if stream.index() == index && packet.is_key() {
+                count += 1;
+                if count <= MAX_KEPT_KEYFRAMES {
+                    kept.push(packet);
+                }
+            }
+        }
+        let wanted = pick(count);
+        if count > kept.len() {
+            drop(kept);
+            return Self::some_keyframes(&self.path.clone(), &wanted);
+        }
+        let mut out = Vec::new();
+        for &k in &wanted {
+            if let Some(packet) = kept.get(k) {
+                self.decode_alone(packet, k, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes keyframe `k`'s packet by itself (the decoder drained and reset after it); a
+    /// packet the decoder refuses is a warning, not an error.
+    fn decode_alone(
+        &mut self,
+        packet: &ff::Packet,
+        k: usize,
+        out: &mut Vec<DecodedFrame>,
+    ) -> Result<(), MediaError> {
+        if let Err(e) = self.decoder.send_packet(packet) {
+            tracing::warn!(
+                "keyframe {k} could not be decoded ({e}): {}",
+                self.path.display()
+            );
+        } else {
+            self.decoder.send_eof().map_err(|e| self.decode_err(e))?;
+            while self.decoder.receive_frame(&mut self.decoded).is_ok() {
+                out.push(self.convert()?);
+            }
+        }
+        self.decoder.flush();
+        Ok(())
     }
 
     /// The number of keyframes in the file, from its packets alone (nothing is decoded; the
@@ -368,6 +416,18 @@ mod keyframe_tests {
         assert_eq!(some.len(), wanted.len());
         for (f, &i) in some.iter().zip(&wanted) {
             assert!(f.image == all[i], "keyframe {i} differs");
+        }
+        // The same keyframes from one read, picked once the count is known.
+        let reader = VideoReader::open(&path, 1).expect("open");
+        let picked = reader
+            .picked_keyframes(|count| {
+                assert_eq!(count, n);
+                wanted.clone()
+            })
+            .expect("picked keyframes");
+        assert_eq!(picked.len(), wanted.len());
+        for (f, &i) in picked.iter().zip(&wanted) {
+            assert!(f.image == all[i], "picked keyframe {i} differs");
         }
     }
 }
