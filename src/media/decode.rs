@@ -117,7 +117,7 @@ impl VideoReader {
         let wanted = pick(count);
         if count > kept.len() {
             drop(kept);
-            return Self::some_keyframes(&self.path.clone(), &wanted);
+            return Self::some_keyframes(&self.path, &wanted);
         }
         let mut out = Vec::new();
         for &k in &wanted {
