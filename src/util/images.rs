@@ -3,17 +3,19 @@
 use image::{GrayImage, RgbImage, RgbaImage};
 use std::path::Path;
 
+/// A normalised Gaussian kernel of `s` pixels, 3 s each side of its centre.
+fn gaussian_kernel(s: f64) -> Vec<f64> {
+    let r = (3.0 * s).ceil() as isize;
+    let k: Vec<f64> = (-r..=r)
+        .map(|i| (-((i * i) as f64) / (2.0 * s * s)).exp())
+        .collect();
+    let sum: f64 = k.iter().sum();
+    k.into_iter().map(|v| v / sum).collect()
+}
+
 /// Separable Gaussian blur of a `w x h` raster, `sx` and `sy` (pixels) along x and y, edges
 /// clamped (the border pixels continue outwards).
 pub fn blur_clamped(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f64> {
-    let kernel = |s: f64| -> Vec<f64> {
-        let r = (3.0 * s).ceil() as isize;
-        let k: Vec<f64> = (-r..=r)
-            .map(|i| (-((i * i) as f64) / (2.0 * s * s)).exp())
-            .collect();
-        let sum: f64 = k.iter().sum();
-        k.into_iter().map(|v| v / sum).collect()
-    };
     // Each output sums its taps in kernel order (the clamped edge taps as well), so the
     // interior's unclamped loops give the same bits as clamping every tap.
     let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
@@ -52,8 +54,8 @@ pub fn blur_clamped(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f
     if w == 0 || h == 0 {
         return Vec::new();
     }
-    let tmp = along_x(data, &kernel(sx));
-    along_y(&tmp, &kernel(sy))
+    let tmp = along_x(data, &gaussian_kernel(sx));
+    along_y(&tmp, &gaussian_kernel(sy))
 }
 
 /// sRGB-encoded byte to linear light in [0, 1].
@@ -142,14 +144,6 @@ mod tests {
 
     /// The blur tap by tap, every tap clamped: what `blur_clamped` must equal bit for bit.
     fn blur_reference(data: &[f64], w: usize, h: usize, sx: f64, sy: f64) -> Vec<f64> {
-        let kernel = |s: f64| -> Vec<f64> {
-            let r = (3.0 * s).ceil() as isize;
-            let k: Vec<f64> = (-r..=r)
-                .map(|i| (-((i * i) as f64) / (2.0 * s * s)).exp())
-                .collect();
-            let sum: f64 = k.iter().sum();
-            k.into_iter().map(|v| v / sum).collect()
-        };
         let pass = |src: &[f64], k: &[f64], along_x: bool| -> Vec<f64> {
             let r = (k.len() / 2) as isize;
             let mut out = vec![0.0; w * h];
@@ -170,7 +164,11 @@ mod tests {
             }
             out
         };
-        pass(&pass(data, &kernel(sx), true), &kernel(sy), false)
+        pass(
+            &pass(data, &gaussian_kernel(sx), true),
+            &gaussian_kernel(sy),
+            false,
+        )
     }
 
     #[test]
