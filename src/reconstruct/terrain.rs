@@ -520,13 +520,13 @@ pub fn estimate(
     extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
-    // Every 2 m along is plenty for a rise measured over the whole length (1 m: twice the
-    // time, the same ground error on the synthetic venues).
-    let s_samples = range_steps(s_range.0, s_range.1, 2.0);
+    // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm,
+    // halves the time but loses the banks beyond the fences on the demo venue (flat snow there,
+    // 3-4 m below the truth).
+    let s_samples = range_steps(s_range.0, s_range.1, 1.0);
     let swap = |l: f64, s: f64, z: f64| frame.point(s, l, z);
     let mut across: Vec<(f64, f64)> = l_pos.iter().map(|&l| (l, 0.0)).collect();
-    // Coarse steps of 20 cm: the fine pass's ±30 cm covers the gap between two.
-    for (reach, dz, r) in [(4.0, 0.2, 0.5), (0.3, 0.03, 0.3)] {
+    for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
         let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
         let t0 = std::time::Instant::now();
         let (off, _) = profile_pass(
