@@ -134,9 +134,9 @@ fn sync_errors(truth: &Truth, recon: &Reconstruction) -> Vec<f64> {
 }
 
 /// The hull refinement of sync beats the centroid estimate it starts from. On this small,
-/// low-resolution capture the mean error drops from 0.18 to 0.14 frame and the worst from 0.50
-/// to 0.30; on the 1280x720 demo captures (seeds 7 and 3) the mean goes from 0.06 to 0.02-0.03
-/// and the worst from 0.13 to 0.06-0.09.
+/// low-resolution capture the mean error drops from 0.18 to 0.05 frame and the worst from 0.50
+/// to 0.19; on the 1280x720 demo captures (seeds 7 and 3) the mean goes from 0.06 to 0.03
+/// and the worst from 0.13 to 0.06-0.08.
 #[test]
 fn hull_refinement_improves_sync() {
     let (cap, rec) = fixture();
