@@ -520,9 +520,9 @@ pub fn estimate(
     extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
-    // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm,
-    // halves the time but loses the banks beyond the fences on the demo venue (flat snow there,
-    // 3-4 m below the truth).
+    // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm, is
+    // cheaper (both: venue 2.3 s shorter on aerials16) but loses the banks beyond the fences on
+    // the demo venue (flat snow there, 3-4 m below the truth).
     let s_samples = range_steps(s_range.0, s_range.1, 1.0);
     let swap = |l: f64, s: f64, z: f64| frame.point(s, l, z);
     let mut across: Vec<(f64, f64)> = l_pos.iter().map(|&l| (l, 0.0)).collect();
