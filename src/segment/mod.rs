@@ -408,9 +408,52 @@ pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte 
             *o = is_foreground([p[0], p[1], p[2]], [b[0], b[1], b[2]], thr) as u8;
         }
     }
+    let raw = bits.clone();
     clean(&mut bits, w, h);
+    reopen_gaps(&mut bits, &raw, frame, background, roi, thr);
     refine_edges(&mut bits, frame, background, roi);
     Matte::from_bits(roi, bits)
+}
+
+/// How close to the background (a share of the foreground threshold) a pixel that the clean-up
+/// filled in may be before it goes back to background.
+const GAP_LIKENESS: f32 = 0.5;
+
+/// Undoes the clean-up where it filled in background. Closing and hole filling (in [`clean`])
+/// join what the threshold test left apart, which mends an athlete whose colours match the
+/// venue in places, but also fills the narrow gaps between two skis, or between a leg and the
+/// body, with the sky or snow seen through them. A filled pixel that differs from the
+/// background by less than [`GAP_LIKENESS`] of the threshold shows the background, and is
+/// background again. On aerials16 the mattes' IoU against the truth goes from 0.877 to 0.901
+/// (demo capture: 0.829 to 0.859); putting back every filled pixel (likeness 1) gives 0.910,
+/// but a matte is then as holed as the threshold test alone wherever the athlete's colours
+/// match the venue's.
+fn reopen_gaps(
+    bits: &mut [u8],
+    raw: &[u8],
+    frame: &RgbImage,
+    background: &BackgroundModel,
+    roi: Roi,
+    threshold: f32,
+) {
+    let w = roi.width() as usize;
+    let stride = frame.width() as usize * 3;
+    let (fr, br) = (frame.as_raw(), background.image.as_raw());
+    let limit = GAP_LIKENESS * threshold;
+    for (i, (b, r)) in bits.iter_mut().zip(raw).enumerate() {
+        if *b == 0 || *r != 0 {
+            continue;
+        }
+        let (x, y) = (roi.x0 as usize + i % w, roi.y0 as usize + i / w);
+        let at = y * stride + x * 3;
+        let d = (0..3)
+            .map(|c| fr[at + c].abs_diff(br[at + c]))
+            .max()
+            .unwrap_or(0) as f32;
+        if d < limit {
+            *b = 0;
+        }
+    }
 }
 
 /// The least share of an outline pixel the athlete must cover to stay in the matte. Below one
@@ -763,6 +806,49 @@ mod tests {
         assert_eq!(m.count(0, 0, 104, 1000), 0);
         let (cx, cy) = m.centroid.expect("centroid");
         assert!((cx - 109.5).abs() < 1e-9 && (cy - 59.5).abs() < 1e-9);
+    }
+
+    /// Two skis side by side with a one-pixel gap of sky between them, on a body whose middle
+    /// is nearly the sky's colour: the clean-up's closing fills both, but only the camouflaged
+    /// middle (differing from the sky by more than [`GAP_LIKENESS`] of the threshold) stays;
+    /// the gap, which shows the sky itself, opens again.
+    #[test]
+    fn gaps_showing_the_background_open_again() {
+        let sky = [120u8, 160, 220];
+        let ski = [230u8, 200, 40];
+        let background = BackgroundModel {
+            image: RgbImage::from_pixel(40, 30, image::Rgb(sky)),
+            sigma: 2.0,
+        };
+        let thr = background.threshold();
+        // Camouflage: 0.7 of the threshold away from the sky, so the threshold test misses it.
+        let near = (0.7 * thr).round() as u8;
+        let camo = [sky[0] + near, sky[1], sky[2]];
+        let frame = RgbImage::from_fn(40, 30, |x, y| {
+            let skis = (5..35).contains(&x) && (y == 10 || y == 11 || y == 13 || y == 14);
+            let body = (15..25).contains(&x) && (17..27).contains(&y);
+            let hole = (18..22).contains(&x) && (20..24).contains(&y);
+            let strut = (19..21).contains(&x) && (12..17).contains(&y);
+            image::Rgb(match () {
+                _ if hole => camo,
+                _ if skis || body || strut => ski,
+                _ => sky,
+            })
+        });
+        let roi = Roi {
+            x0: 0,
+            y0: 0,
+            x1: 40,
+            y1: 30,
+        };
+        let m = matte(&frame, &background, roi);
+        for x in [8, 12, 28, 32] {
+            assert!(m.get(x, 10) && m.get(x, 14), "ski at x {x}");
+            assert!(!m.get(x, 12), "the gap between the skis at x {x} is sky");
+        }
+        for (x, y) in [(18, 20), (21, 23), (20, 21)] {
+            assert!(m.get(x, y), "the camouflaged middle ({x}, {y}) is athlete");
+        }
     }
 
     #[test]
