@@ -510,6 +510,13 @@ fn fewer_cameras_are_scored_side_by_side() {
             r.cameras
         );
     }
+    // The mattes against the true masks, over the cameras used (the same segmentation in both
+    // rows). At 480x270 the athlete covers a few hundred pixels, most of them on its outline,
+    // so the IoU is far below aerials16's 0.90: 0.632 measured (0.627 before the clean-up's
+    // filled gaps were opened again). The bound is a floor under that, not the target.
+    for r in &rows {
+        assert!(r.matte_iou > 0.6, "{} cameras: {r:?}", r.cameras);
+    }
     // A looser hull from four views: more volume, so more surface splats, and no better
     // athlete (tiny preset: about 21 dB from eight, 19.5 from four).
     assert!(rows[1].splats_mean > rows[0].splats_mean, "{rows:?}");
