@@ -64,7 +64,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value_t = 1.0)]
     pub sync_range: f64,
     /// Keep sync at the centroid estimate, without refining each camera's offset by how well
-    /// the others' hull explains its silhouettes (about a second on a 16-camera capture).
+    /// the others' hull explains its silhouettes (about 5 s of aerials16's 6 s sync).
     #[arg(long)]
     pub no_sync_refine: bool,
     /// Take the venue's ground from the athlete's contacts (level across the course) instead
