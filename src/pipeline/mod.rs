@@ -876,11 +876,11 @@ const REFINE_ROUNDS: usize = 3;
 /// frame), so its trials move a real silhouette by at most three tenths of a frame. At the
 /// reference's frame times instead, every trial of a camera half a frame off the reference
 /// moved a silhouette half a frame, and what that shift gets wrong of the pose change biased
-/// those cameras (aerials16: +0.046 to +0.058 frame on the three cameras nearest half a frame
-/// off). The first round carves a hull half as fine again; the later ones the reconstruction's
-/// own, whose outline is sharp enough to tell a twentieth of a frame on a camera that sees the
-/// athlete move a pixel or two a frame (worst camera on aerials16 0.080 frame with the coarse
-/// hull throughout, 0.041 with this; sync 3.1 s → 5.6 s).
+/// it (aerials16: cam10 and cam14, 0.48 frame off the reference, +0.063 and +0.060 frame, with
+/// everything else as now). The first round carves a hull half as fine again; the later ones
+/// the reconstruction's own, whose outline is sharp enough to tell a twentieth of a frame on a
+/// camera that sees the athlete move a pixel or two a frame (worst camera on aerials16 0.080
+/// frame with the coarse hull throughout, 0.03-0.04 with this; sync 3.1 s → 5.6-5.9 s).
 fn refine_offsets(cams: &[CaptureCamera], cameras: &mut [CameraSilhouettes], params: &CarveParams) {
     let n = cams.len();
     if n < 4 {
