@@ -694,6 +694,7 @@ pub fn reconstruct(
             centroid: a(&result.centroid),
             bbox_min: a(&result.bbox_min),
             bbox_max: a(&result.bbox_max),
+            lowest: (!result.splats.is_empty()).then(|| a(&result.lowest)),
             volume_m3: result.volume_m3,
         });
         progress.inc(1);
@@ -1164,10 +1165,16 @@ fn bake_venue(
     analysis: Option<&analyse::Analysis>,
     measure: bool,
 ) -> Result<Option<VenueModel>, PipelineError> {
-    let samples: Vec<(f64, Point3<f64>, f64)> = frames
+    let samples: Vec<analyse::ContactFrame> = frames
         .iter()
         .filter(|f| f.splats > 0)
-        .map(|f| (f.time, Point3::from(f.centroid), f.bbox_min[2]))
+        .map(|f| {
+            let c = Point3::from(f.centroid);
+            let low = f
+                .lowest
+                .map_or(Point3::new(c.x, c.y, f.bbox_min[2]), Point3::from);
+            (f.time, c, low)
+        })
         .collect();
     let Some(ground) = analyse::GroundProfile::estimate(&samples, analysis) else {
         return Ok(None);

@@ -15,7 +15,7 @@
 //!
 //! `recon.json` records the capture it came from, which cameras were used and held out, the
 //! estimated sync offsets, the voxel size, every frame's time (common timeline, s), file,
-//! splat count, centroid and bounds, the motion analysis and the stage timings.
+//! splat count, centroid, bounds and lowest point, the motion analysis and the stage timings.
 
 use crate::analyse::Analysis;
 use ply_rs_bw::parser::Parser;
@@ -263,6 +263,10 @@ pub struct FrameEntry {
     pub centroid: [f64; 3],
     pub bbox_min: [f64; 3],
     pub bbox_max: [f64; 3],
+    /// Where the athlete is lowest (see [`crate::reconstruct::InstantResult::lowest`]); absent
+    /// in reconstructions made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowest: Option<[f64; 3]>,
     pub volume_m3: f64,
 }
 

@@ -30,6 +30,9 @@ pub struct InstantResult {
     pub centroid: Point3<f64>,
     pub bbox_min: Point3<f64>,
     pub bbox_max: Point3<f64>,
+    /// Where the athlete is lowest: the middle of the lowest layer of occupied cells (on a
+    /// kicker's ramp the skis' tails, behind and below the centroid).
+    pub lowest: Point3<f64>,
     pub volume_m3: f64,
 }
 
@@ -71,6 +74,8 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
     let mut n = 0usize;
     let mut lo = Point3::new(f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut hi = Point3::new(f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    // The lowest layer's cells (layers run upwards with k).
+    let (mut low_sum, mut low_n) = (nalgebra::Vector3::zeros(), 0usize);
     for k in 0..occ.dims[2] {
         for j in 0..occ.dims[1] {
             for i in 0..occ.dims[0] {
@@ -80,6 +85,10 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
                     n += 1;
                     lo = lo.inf(&p);
                     hi = hi.sup(&p);
+                    if low_n == 0 || p.z <= lo.z + 0.5 * params.leaf {
+                        low_sum += p.coords;
+                        low_n += 1;
+                    }
                 }
             }
         }
@@ -114,11 +123,17 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
         lo = Point3::origin();
         hi = Point3::origin();
     }
+    let lowest = if low_n > 0 {
+        Point3::from(low_sum / low_n as f64)
+    } else {
+        Point3::origin()
+    };
     InstantResult {
         splats,
         centroid,
         bbox_min: lo,
         bbox_max: hi,
+        lowest,
         volume_m3: n as f64 * params.leaf.powi(3),
     }
 }
