@@ -74,8 +74,8 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
     let mut n = 0usize;
     let mut lo = Point3::new(f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut hi = Point3::new(f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
-    // The lowest layer's cells (layers run upwards with k).
-    let (mut low_sum, mut low_n) = (nalgebra::Vector3::zeros(), 0usize);
+    // The lowest layer's cells: layers run upwards with k, so the first occupied one.
+    let (mut low_k, mut low_sum, mut low_n) = (None, nalgebra::Vector3::zeros(), 0usize);
     for k in 0..occ.dims[2] {
         for j in 0..occ.dims[1] {
             for i in 0..occ.dims[0] {
@@ -85,7 +85,7 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
                     n += 1;
                     lo = lo.inf(&p);
                     hi = hi.sup(&p);
-                    if low_n == 0 || p.z <= lo.z + 0.5 * params.leaf {
+                    if *low_k.get_or_insert(k) == k {
                         low_sum += p.coords;
                         low_n += 1;
                     }
