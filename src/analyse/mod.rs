@@ -516,15 +516,30 @@ impl GroundProfile {
     /// it, the kicker's last metres took in the landing hill's heights, several metres lower.
     pub fn estimate(frames: &[ContactFrame], analysis: Option<&Analysis>) -> Option<Self> {
         // Each frame on the snow, with the phase it belongs to (0 before the flight, 1 after).
-        let ground: Vec<(u8, &ContactFrame)> = frames
+        let mut ground: Vec<(u8, ContactFrame)> = frames
             .iter()
             .filter_map(|f| match analysis {
-                Some(a) if f.0 <= a.takeoff_time => Some((0, f)),
-                Some(a) if f.0 > a.landing_time + 0.04 => Some((1, f)),
+                Some(a) if f.0 <= a.takeoff_time => Some((0, *f)),
+                Some(a) if f.0 > a.landing_time + 0.04 => Some((1, *f)),
                 Some(_) => None,
-                None => Some((0, f)),
+                None => Some((0, *f)),
             })
             .collect();
+        // The skis leave the snow at take-off, which falls between frames: the lowest point
+        // then (between the frames either side) is on the lip. Without it the last contact
+        // could stand most of a frame's travel (40 cm at 25 fps) short of the lip, and the
+        // profile dropped down the kicker's back face from there.
+        if let Some(a) = analysis
+            && let Some(k) = frames.iter().position(|f| f.0 > a.takeoff_time)
+            && k > 0
+        {
+            let (f0, f1) = (&frames[k - 1], &frames[k]);
+            let w = ((a.takeoff_time - f0.0) / (f1.0 - f0.0)).clamp(0.0, 1.0);
+            if w > 0.0 && f1.0 - f0.0 < 0.1 {
+                let at = |p: &Point3<f64>, q: &Point3<f64>| p + (q - p) * w;
+                ground.push((0, (a.takeoff_time, at(&f0.1, &f1.1), at(&f0.2, &f1.2))));
+            }
+        }
         let first = frames.first()?;
         let last = frames.last()?;
         let d = last.1 - first.1;

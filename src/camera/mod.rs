@@ -45,6 +45,20 @@ impl Camera {
         Self { intrinsics, pose }
     }
 
+    /// This camera looking at a moving body: the camera whose picture of a point `p` is this
+    /// camera's picture of `body * p` (where the body has carried `p` by the time this camera
+    /// took its frame). Still a rigid pose: this pose composed with the body's transform.
+    pub fn seeing_moved(&self, body: &nalgebra::Isometry3<f64>) -> Self {
+        let r = body.rotation.to_rotation_matrix();
+        Self {
+            intrinsics: self.intrinsics,
+            pose: CameraFromWorld {
+                rotation: self.pose.rotation * r,
+                translation: self.pose.rotation * body.translation.vector + self.pose.translation,
+            },
+        }
+    }
+
     /// Camera centre in world coordinates.
     pub fn centre(&self) -> Point3<f64> {
         self.pose.centre()

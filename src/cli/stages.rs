@@ -71,8 +71,13 @@ pub struct ReconstructArgs {
     /// of measuring the snow surface from the background plates.
     #[arg(long)]
     pub no_venue_measure: bool,
+    /// Carve each instant with the cameras' frames moved by the athlete's image motion alone,
+    /// instead of posing each camera by the athlete's measured rigid motion (turns included)
+    /// from the instant to its frame; the reconstruction then records no motion either.
+    #[arg(long)]
+    pub no_motion: bool,
     /// Instants reconstructed per frame interval of the reference camera (2: also halfway
-    /// between frames, so views between the cameras' times show less motion error).
+    /// between frames, for what the measured motion does not carry: a change of posture).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub substeps: u16,
 }
@@ -91,6 +96,7 @@ pub fn reconstruct(a: ReconstructArgs) -> anyhow::Result<()> {
         sync_range: a.sync_range,
         sync_refine: !a.no_sync_refine,
         measure_venue: !a.no_venue_measure,
+        motion: !a.no_motion,
         substeps: a.substeps.into(),
         ..Default::default()
     };

@@ -18,6 +18,7 @@ use crate::reconstruct::format::{
     BackgroundEntry, FrameEntry, RECON_FORMAT, RECON_VERSION, ReconError, ReconManifest, SyncEntry,
     write_ply,
 };
+use crate::reconstruct::motion::{Motion, register};
 use crate::reconstruct::terrain;
 use crate::reconstruct::venue::{AxisMap, Plate, VenueModel, bake_dome, bake_fence, bake_ground};
 use crate::reconstruct::{View, hull::CarveParams, reconstruct_instant};
@@ -61,8 +62,9 @@ pub struct ReconstructOptions {
     /// Reconstruct every `stride`-th reference frame.
     pub stride: usize,
     /// Instants per reference frame interval (2: one at each frame and one halfway). A view
-    /// between the cameras renders the instant nearest its own time, and a fast-turning
-    /// athlete moves a lot in half a frame.
+    /// between the cameras draws the instant nearest its own time moved by the athlete's rigid
+    /// motion ([`Self::motion`]); what that does not carry (a change of posture, a motion that
+    /// could not be measured) shrinks with more instants.
     pub substeps: usize,
     /// Full frames per camera kept for the background model (their per-pixel median). Eleven
     /// spread over the clip hide an athlete who moves; 21 scored the same on the demo capture
@@ -78,6 +80,9 @@ pub struct ReconstructOptions {
     /// Measure the snow surface from the background plates ([`terrain::estimate`]) instead of
     /// taking the athlete's contact profile, level across, as the venue's ground.
     pub measure_venue: bool,
+    /// Carve each instant with every camera's frame carried to the instant by the athlete's
+    /// rigid motion ([`crate::reconstruct::motion`]) rather than by its image motion alone.
+    pub motion: bool,
 }
 
 impl Default for ReconstructOptions {
@@ -92,6 +97,7 @@ impl Default for ReconstructOptions {
             matte_slack: None,
             sync_refine: true,
             measure_venue: true,
+            motion: true,
         }
     }
 }
@@ -246,6 +252,28 @@ impl CameraSilhouettes {
         };
         // A camera that lost the athlete must not carve it away.
         (sil.matte.area > 0).then_some((sil, shift))
+    }
+
+    /// The silhouette of the frame nearest to common time `t` and that frame's common time
+    /// (the frames [`Self::at`] chooses from; `None` where it has none).
+    fn nearest(&self, t: f64) -> Option<(&Silhouette, f64)> {
+        let local = t - self.offset;
+        let (a, b) = self.span();
+        if self.frames.is_empty() || !(a..=b).contains(&local) {
+            return None;
+        }
+        let k = self.times.partition_point(|&x| x <= local);
+        let k = match (k.checked_sub(1), self.times.get(k)) {
+            (Some(k0), Some(&t1)) if t1 - local < local - self.times[k0] => k,
+            (Some(k0), _) => k0,
+            (None, _) => 0,
+        };
+        let frame_time = self.times[k];
+        if (local - frame_time).abs() > 1.0 / self.fps {
+            return None;
+        }
+        let sil = &self.frames[k];
+        (sil.matte.area > 0).then_some((sil, frame_time + self.offset))
     }
 
     /// Drops silhouettes that no instant at or after `t` can use.
@@ -665,19 +693,50 @@ pub fn reconstruct(
         });
     }
 
+    // The athlete's rigid motion around each instant, from hulls registered instant to instant:
+    // it carries each camera's frame to the instant in 3D (turns included).
+    let t_motion = Instant::now();
+    let motions = if opts.motion {
+        measure_motion(&cams, &cameras, &times, &params)
+    } else {
+        vec![None; times.len()]
+    };
+    let motion_s = t_motion.elapsed().as_secs_f64();
+
+    tracing::debug!(
+        "athlete motion measured at {} of {} instants in {motion_s:.2} s",
+        motions
+            .iter()
+            .filter(|m| m.is_some_and(|m| m.angular_speed() > 0.0))
+            .count(),
+        times.len()
+    );
+
     // Reconstruct each instant from the stored silhouettes.
     let progress = crate::util::progress::bar(times.len() as u64, "reconstructing");
     let mut frames = Vec::with_capacity(times.len());
-    let mut recon_s = 0.0;
+    let mut recon_s = motion_s;
     let mut splat_total = 0usize;
     for (index, &t) in times.iter().enumerate() {
         check_interrupt()?;
         let t1 = Instant::now();
-        let views = views_at(&cams, &cameras, t, None);
+        let moved = motions[index].map(|m| cameras_moved(&cams, &cameras, t, &m));
+        let views = match &moved {
+            Some(moved) => moved
+                .iter()
+                .map(|(camera, silhouette)| View {
+                    camera,
+                    silhouette,
+                    shift: (0.0, 0.0),
+                })
+                .collect(),
+            None => views_at(&cams, &cameras, t, None),
+        };
         let mut p = params;
         p.min_views = min_views(views.len());
         let result = reconstruct_instant(&views, &p);
         drop(views);
+        drop(moved);
         let file = PathBuf::from("frames").join(format!("{index:06}.ply"));
         write_ply(&root.join(&file), &result.splats, &format!("time {t:.6} s"))?;
         for c in cameras.iter_mut() {
@@ -696,6 +755,7 @@ pub fn reconstruct(
             bbox_max: a(&result.bbox_max),
             lowest: (!result.splats.is_empty()).then(|| a(&result.lowest)),
             volume_m3: result.volume_m3,
+            motion: motions[index],
         });
         progress.inc(1);
     }
@@ -845,6 +905,139 @@ fn views_at<'a>(
                 silhouette,
                 shift,
             })
+        })
+        .collect()
+}
+
+/// Each camera that has a frame near `t`, posed to see the athlete as it was at `t` (see
+/// [`crate::camera::Camera::seeing_moved`]), with that frame's silhouette.
+fn cameras_moved<'a>(
+    cams: &[CaptureCamera],
+    cameras: &'a [CameraSilhouettes],
+    t: f64,
+    motion: &Motion,
+) -> Vec<(crate::camera::Camera, &'a Silhouette)> {
+    cameras
+        .iter()
+        .zip(cams)
+        .filter_map(|(c, cam)| {
+            let (silhouette, frame_time) = c.nearest(t)?;
+            Some((
+                cam.camera.seeing_moved(&motion.at(frame_time - t)),
+                silhouette,
+            ))
+        })
+        .collect()
+}
+
+/// A hull's surface points and its volume's centroid ([`crate::reconstruct::hull_surface`]).
+type HullSurface = (Vec<Point3<f64>>, Point3<f64>);
+
+/// The largest turn rate believed between instants (rad/s): an aerialist's double-full twists
+/// at about 15 rad/s; more is a registration that slipped.
+const MAX_TURN_RATE: f64 = 40.0;
+
+/// The most a step's turn rate (rad/s, as a vector) may differ from the median of the steps
+/// within two of it and still be believed (during a twist the rate changes by up to about
+/// 2 rad/s from one step to the next at 25 fps).
+const MAX_TURN_JUMP: f64 = 6.0;
+
+/// The athlete's motion around each instant: hulls carved as before (views moved by the image
+/// motion alone) registered each to the next by iterative closest points, started from the
+/// centroid's move (no turn: on the demo capture, at 25 fps, starting from the previous step's
+/// turn instead found the same turns). A step is trusted when four fifths of the hull match
+/// within a voxel and a half, it turns no faster than [`MAX_TURN_RATE`], its pivot moves as the
+/// centroids do and its turn is near its neighbours'. Each instant's motion is the mean of its
+/// steps in and out (about its own centroid); where neither step is trusted the pivot still
+/// moves, with no turn. (Hulls at twice the voxel size cost a little less and measured the turn
+/// worse: median error 0.58 against 0.38 rad/s on the demo capture, 3.4 against 2.4 on the
+/// tiny one.)
+fn measure_motion(
+    cams: &[CaptureCamera],
+    cameras: &[CameraSilhouettes],
+    times: &[f64],
+    params: &CarveParams,
+) -> Vec<Option<Motion>> {
+    let hulls: Vec<Option<HullSurface>> = times
+        .iter()
+        .map(|&t| {
+            let views = views_at(cams, cameras, t, None);
+            let mut p = *params;
+            p.min_views = min_views(views.len());
+            crate::reconstruct::hull_surface(&views, &p)
+        })
+        .collect();
+
+    let leaf = params.leaf;
+    // Steps[i]: instant i to i + 1, as a motion about instant i's centroid.
+    let steps: Vec<Option<Motion>> = (0..times.len().saturating_sub(1))
+        .into_par_iter()
+        .map(|i| {
+            let (Some((a, ca)), Some((b, cb))) = (&hulls[i], &hulls[i + 1]) else {
+                return None;
+            };
+            let dt = times[i + 1] - times[i];
+            let centroid_velocity = (cb - ca) / dt;
+            let init = Motion::translation(*ca, centroid_velocity).at(dt);
+            let r = register(a, b, init, 8.0 * leaf, 1.5 * leaf)?;
+            let m = Motion::from_step(&r.transform, *ca, dt);
+            // A registration that slipped turns too fast, or moves the pivot other than the
+            // centroids moved (their noise: two voxels over the step).
+            let slip = (Vector3::from(m.linear) - centroid_velocity).norm();
+            (r.matched >= 0.8
+                && m.angular_speed() <= MAX_TURN_RATE
+                && slip <= 2.0 * leaf / dt + 0.1 * centroid_velocity.norm())
+            .then_some(m)
+        })
+        .collect();
+    // A turn rate far from its neighbours' median is a registration that went wrong (the
+    // athlete's turn rate changes smoothly).
+    let turn = |m: &Motion| Vector3::from(m.angular);
+    let steps: Vec<Option<Motion>> = (0..steps.len())
+        .map(|i| {
+            let m = steps[i]?;
+            let near: Vec<Vector3<f64>> = (i.saturating_sub(2)..(i + 3).min(steps.len()))
+                .filter_map(|j| steps[j].as_ref().map(turn))
+                .collect();
+            if near.len() < 3 {
+                return Some(m);
+            }
+            let median = Vector3::from_fn(|k, _| {
+                let mut v: Vec<f64> = near.iter().map(|w| w[k]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            });
+            ((turn(&m) - median).norm() <= MAX_TURN_JUMP).then_some(m)
+        })
+        .collect();
+    (0..times.len())
+        .map(|i| {
+            let (_, c) = hulls[i].as_ref()?;
+            let out = steps.get(i).copied().flatten();
+            // The step in, about this instant's centroid (a body-fixed point near the last
+            // centroid, so it moves at that centroid's velocity).
+            let into = i.checked_sub(1).and_then(|j| steps[j]).map(|m| Motion {
+                pivot: c.coords.into(),
+                ..m
+            });
+            match (into, out) {
+                (Some(a), Some(b)) => Some(b.averaged(&a)),
+                (Some(m), None) | (None, Some(m)) => Some(m),
+                (None, None) => {
+                    // The pivot's move alone, from the neighbouring centroids.
+                    let near = |j: Option<usize>| {
+                        j.and_then(|j| hulls.get(j)?.as_ref().map(|h| (times[j], h.1)))
+                    };
+                    let (prev, next) = (near(i.checked_sub(1)), near(Some(i + 1)));
+                    let (t0, c0, t1, c1) = match (prev, next) {
+                        (Some((t0, c0)), Some((t1, c1))) => (t0, c0, t1, c1),
+                        (Some((t0, c0)), None) => (t0, c0, times[i], *c),
+                        (None, Some((t1, c1))) => (times[i], *c, t1, c1),
+                        (None, None) => return None,
+                    };
+                    Some(Motion::translation(*c, (c1 - c0) / (t1 - t0)))
+                }
+            }
         })
         .collect()
 }

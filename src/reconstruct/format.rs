@@ -75,6 +75,20 @@ pub struct SplatFrame {
 }
 
 impl SplatFrame {
+    /// Moves every splat by a rigid motion (positions and normals).
+    pub fn move_by(&mut self, motion: &nalgebra::Isometry3<f64>) {
+        if *motion == nalgebra::Isometry3::identity() {
+            return;
+        }
+        let m = motion.cast::<f32>();
+        for p in &mut self.positions {
+            *p = (m * nalgebra::Point3::from(*p)).coords.into();
+        }
+        for n in &mut self.normals {
+            *n = (m.rotation * nalgebra::Vector3::from(*n)).into();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.positions.len()
     }
@@ -268,6 +282,11 @@ pub struct FrameEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lowest: Option<[f64; 3]>,
     pub volume_m3: f64,
+    /// The athlete's rigid motion around this instant (see [`crate::reconstruct::motion`]): it
+    /// moves the instant's splats to a time between instants. Absent where it could not be
+    /// measured, and in reconstructions made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<crate::reconstruct::motion::Motion>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,25 +398,60 @@ impl Reconstruction {
 
     /// Index of the frame nearest to `time`.
     pub fn frame_at(&self, time: f64) -> usize {
-        let frames = &self.manifest.frames;
-        let i = frames.partition_point(|f| f.time < time);
-        if i == 0 {
-            return 0;
-        }
-        if i >= frames.len() {
-            return frames.len() - 1;
-        }
-        if (frames[i].time - time).abs() < (time - frames[i - 1].time).abs() {
-            i
-        } else {
-            i - 1
-        }
+        nearest_frame(&self.manifest.frames, time)
+    }
+
+    /// The frame to draw at `time` ([`Self::frame_at`]) and the rigid motion that carries its
+    /// splats from the frame's instant to `time` (see [`frame_moved_to`]).
+    pub fn frame_moved_to(&self, time: f64) -> (usize, nalgebra::Isometry3<f64>) {
+        frame_moved_to(&self.manifest.frames, time)
     }
 
     pub fn time_range(&self) -> (f64, f64) {
         let f = &self.manifest.frames;
         (f[0].time, f[f.len() - 1].time)
     }
+}
+
+/// Index of the frame nearest to `time` (0 when there are none).
+fn nearest_frame(frames: &[FrameEntry], time: f64) -> usize {
+    let i = frames.partition_point(|f| f.time < time);
+    if i == 0 {
+        return 0;
+    }
+    if i >= frames.len() {
+        return frames.len() - 1;
+    }
+    if (frames[i].time - time).abs() < (time - frames[i - 1].time).abs() {
+        i
+    } else {
+        i - 1
+    }
+}
+
+/// The frame nearest to `time` and the rigid motion that carries its splats from the frame's
+/// instant to `time`: the instant's [`FrameEntry::motion`] over the time between, at most half
+/// the interval to the neighbouring instant on that side. The identity without a measured
+/// motion, and before the first or after the last instant (nothing is extrapolated).
+pub fn frame_moved_to(frames: &[FrameEntry], time: f64) -> (usize, nalgebra::Isometry3<f64>) {
+    let index = nearest_frame(frames, time);
+    let Some(f) = frames.get(index) else {
+        return (index, nalgebra::Isometry3::identity());
+    };
+    let dt = time - f.time;
+    let neighbour = if dt >= 0.0 {
+        frames.get(index + 1)
+    } else {
+        index.checked_sub(1).and_then(|i| frames.get(i))
+    };
+    let moved = match (f.motion, neighbour) {
+        (Some(m), Some(n)) => {
+            let half = 0.5 * (n.time - f.time).abs();
+            m.at(dt.clamp(-half, half))
+        }
+        _ => nalgebra::Isometry3::identity(),
+    };
+    (index, moved)
 }
 
 #[cfg(test)]
@@ -426,5 +480,49 @@ mod tests {
         )
         .expect("write");
         assert!(read_ply(&path).is_err());
+    }
+
+    #[test]
+    fn a_time_between_instants_moves_the_nearest_by_its_motion() {
+        use crate::reconstruct::motion::Motion;
+        let motion = Motion {
+            pivot: [1.0, 0.0, 2.0],
+            linear: [10.0, 0.0, 0.0],
+            angular: [0.0, 0.0, 5.0],
+        };
+        let entry = |index: usize, time: f64, motion: Option<Motion>| FrameEntry {
+            index,
+            time,
+            file: PathBuf::from("f.ply"),
+            splats: 1,
+            centroid: [0.0; 3],
+            bbox_min: [0.0; 3],
+            bbox_max: [0.0; 3],
+            lowest: None,
+            volume_m3: 0.0,
+            motion,
+        };
+        let frames = vec![
+            entry(0, 0.0, Some(motion)),
+            entry(1, 0.04, Some(motion)),
+            entry(2, 0.08, None),
+        ];
+        let p = nalgebra::Point3::new(1.0, 1.0, 2.0);
+        // 0.01 s after instant 0: its motion over 0.01 s.
+        let (i, m) = frame_moved_to(&frames, 0.01);
+        assert_eq!(i, 0);
+        assert!((m * p - motion.at(0.01) * p).norm() < 1e-12);
+        // 0.015 s before instant 1: backwards from it.
+        let (i, m) = frame_moved_to(&frames, 0.025);
+        assert_eq!(i, 1);
+        assert!((m * p - motion.at(-0.015) * p).norm() < 1e-12);
+        // Instant 2 has no motion: drawn where it was reconstructed.
+        let (i, m) = frame_moved_to(&frames, 0.07);
+        assert_eq!(i, 2);
+        assert_eq!(m, nalgebra::Isometry3::identity());
+        // Before the first instant nothing is extrapolated.
+        let (i, m) = frame_moved_to(&frames, -0.02);
+        assert_eq!(i, 0);
+        assert_eq!(m, nalgebra::Isometry3::identity());
     }
 }

@@ -5,6 +5,7 @@ pub mod colour;
 pub mod fence;
 pub mod format;
 pub mod hull;
+pub mod motion;
 pub mod terrain;
 pub mod venue;
 
@@ -36,12 +37,12 @@ pub struct InstantResult {
     pub volume_m3: f64,
 }
 
-/// Reconstructs the athlete at one instant.
+/// The views that agree with the rest about where the athlete is.
 ///
 /// A first, tolerant carve at twice the voxel size (a cell survives even if a quarter of the
 /// cameras see no athlete there) finds views that disagree with the rest, typically because the
 /// venue hides the athlete from them; those views are left out of the exact carve and colouring.
-pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> InstantResult {
+fn consistent_views<'a>(views: &'a [View<'a>], params: &hull::CarveParams) -> Vec<View<'a>> {
     let mut kept: Vec<&View> = views.iter().collect();
     if views.len() >= 6 {
         let mut coarse = *params;
@@ -57,14 +58,50 @@ pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> Instan
             kept = views.iter().collect();
         }
     }
-    let kept: Vec<View> = kept
-        .into_iter()
+    kept.into_iter()
         .map(|v| View {
             camera: v.camera,
             silhouette: v.silhouette,
             shift: v.shift,
         })
+        .collect()
+}
+
+/// The athlete's hull, for measuring the motion between instants ([`motion`]): its surface
+/// voxels' centres and the centroid of its volume (`None` when nothing is carved).
+pub fn hull_surface(
+    views: &[View],
+    params: &hull::CarveParams,
+) -> Option<(Vec<Point3<f64>>, Point3<f64>)> {
+    let views = consistent_views(views, params);
+    let mut params = *params;
+    params.min_views = params.min_views.min(views.len());
+    let occ = hull::carve(&views, &params);
+    let (mut sum, mut n) = (nalgebra::Vector3::zeros(), 0usize);
+    for k in 0..occ.dims[2] {
+        for j in 0..occ.dims[1] {
+            for i in 0..occ.dims[0] {
+                if occ.cells[occ.index(i, j, k)] != 0 {
+                    sum += occ.centre(i, j, k).coords;
+                    n += 1;
+                }
+            }
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let surface = hull::surface(&occ)
+        .into_iter()
+        .map(|s| s.position)
         .collect();
+    Some((surface, Point3::from(sum / n as f64)))
+}
+
+/// Reconstructs the athlete at one instant (from the views that agree, see
+/// [`consistent_views`]).
+pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> InstantResult {
+    let kept = consistent_views(views, params);
     let views = &kept[..];
     let mut params = *params;
     params.min_views = params.min_views.min(views.len());

@@ -32,6 +32,22 @@ pub fn to_world(v: Vec3) -> Point3<f64> {
     Point3::new(v.x as f64, -v.z as f64, v.y as f64)
 }
 
+/// A rigid motion of the world (`p -> R p + t`) as the Bevy transform that moves things the
+/// same way in Bevy's frame.
+pub fn rigid_transform(motion: &nalgebra::Isometry3<f64>) -> Transform {
+    let r = m() * motion.rotation.to_rotation_matrix().matrix() * m().transpose();
+    let cols = [
+        Vec3::new(r[(0, 0)] as f32, r[(1, 0)] as f32, r[(2, 0)] as f32),
+        Vec3::new(r[(0, 1)] as f32, r[(1, 1)] as f32, r[(2, 1)] as f32),
+        Vec3::new(r[(0, 2)] as f32, r[(1, 2)] as f32, r[(2, 2)] as f32),
+    ];
+    Transform {
+        translation: vector(&motion.translation.vector),
+        rotation: Quat::from_mat3(&Mat3::from_cols(cols[0], cols[1], cols[2])).normalize(),
+        scale: Vec3::ONE,
+    }
+}
+
 /// The Bevy transform of a camera entity (camera-to-world with OpenGL axes, in Bevy's frame).
 pub fn camera_transform(camera: &Camera) -> Transform {
     let gl = WorldFromCameraGl::from(camera.pose.inverse());
@@ -125,5 +141,19 @@ mod tests {
         let (u, v) = (q.x / q.w, q.y / q.w);
         assert!(((u as f64) * 640.0 - 0.5 - px.x).abs() < 1e-2);
         assert!(((v as f64) * 360.0 - 0.5 - px.y).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_rigid_motion_moves_points_the_same_way_in_both_frames() {
+        let motion = nalgebra::Isometry3::from_parts(
+            nalgebra::Translation3::new(0.3, -1.2, 2.0),
+            nalgebra::UnitQuaternion::from_scaled_axis(Vector3::new(0.4, -0.7, 1.1)),
+        );
+        let t = rigid_transform(&motion);
+        for p in [Point3::new(1.0, 2.0, 3.0), Point3::new(-4.0, 0.5, 0.25)] {
+            let want = point(&(motion * p));
+            let got = t.transform_point(point(&p));
+            assert!((got - want).length() < 1e-5, "{got} against {want}");
+        }
     }
 }

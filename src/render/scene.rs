@@ -396,23 +396,36 @@ fn update_camera(
 
 /// Reconstruction frames as Gaussians, a few kept.
 #[derive(Default)]
-pub struct GaussianFrames(VecDeque<(usize, Option<Arc<GaussianScene>>)>);
+pub struct GaussianFrames(VecDeque<(GaussianFrameKey, Option<Arc<GaussianScene>>)>);
+
+/// A frame's index and the bits of the motion it was carried by.
+type GaussianFrameKey = (usize, [u64; 7]);
 
 impl GaussianFrames {
-    fn get(&mut self, index: usize, data: &SceneData) -> Option<Arc<GaussianScene>> {
-        if let Some((_, g)) = self.0.iter().find(|(i, _)| *i == index) {
+    /// Frame `index` as Gaussians, carried by `moved` (see [`Reconstruction::frame_moved_to`]).
+    fn get(
+        &mut self,
+        index: usize,
+        moved: &nalgebra::Isometry3<f64>,
+        data: &SceneData,
+    ) -> Option<Arc<GaussianScene>> {
+        let key = (index, motion_key(moved));
+        if let Some((_, g)) = self.0.iter().find(|(k, _)| *k == key) {
             return g.clone();
         }
         let g = match data.recon.load_frame(index) {
-            Ok(frame) => Some(Arc::new(GaussianScene::from_cloud(
-                &GaussianCloud::from_splats(&frame),
-            ))),
+            Ok(mut frame) => {
+                frame.move_by(moved);
+                Some(Arc::new(GaussianScene::from_cloud(
+                    &GaussianCloud::from_splats(&frame),
+                )))
+            }
             Err(e) => {
                 tracing::warn!("{e}");
                 None
             }
         };
-        self.0.push_back((index, g.clone()));
+        self.0.push_back((key, g.clone()));
         if self.0.len() > 8 {
             self.0.pop_front();
         }
@@ -420,22 +433,28 @@ impl GaussianFrames {
     }
 }
 
+/// A rigid motion's exact bits, to tell motions apart as cache keys.
+fn motion_key(m: &nalgebra::Isometry3<f64>) -> [u64; 7] {
+    let (t, q) = (&m.translation.vector, m.rotation.coords);
+    [t.x, t.y, t.z, q.x, q.y, q.z, q.w].map(f64::to_bits)
+}
+
 fn update_athlete(
     view: Res<CurrentView>,
     data: Res<SceneData>,
     mut cache: ResMut<SplatCache>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut q: Query<(&mut Mesh3d, &mut Visibility), With<LiveAthlete>>,
+    mut q: Query<(&mut Mesh3d, &mut Transform, &mut Visibility), With<LiveAthlete>>,
     mut splats: ResMut<GaussianSplats>,
     mut gaussian_frames: Local<GaussianFrames>,
 ) {
-    let index = data.recon.frame_at(view.0.time);
+    let (index, moved) = data.recon.frame_moved_to(view.0.time);
     if data.gaussian_athlete {
-        for (_, mut vis) in &mut q {
+        for (_, _, mut vis) in &mut q {
             *vis = Visibility::Hidden;
         }
         let want = if view.0.show_athlete {
-            gaussian_frames.get(index, &data)
+            gaussian_frames.get(index, &moved, &data)
         } else {
             None
         };
@@ -454,11 +473,15 @@ fn update_athlete(
     } else {
         None
     };
-    for (mut m, mut vis) in &mut q {
+    let moved = super::convert::rigid_transform(&moved);
+    for (mut m, mut transform, mut vis) in &mut q {
         match &mesh {
             Some(h) => {
                 if m.0 != *h {
                     m.0 = h.clone();
+                }
+                if *transform != moved {
+                    *transform = moved;
                 }
                 *vis = Visibility::Inherited;
             }
@@ -467,32 +490,40 @@ fn update_athlete(
     }
 }
 
+/// An after-image entity's parts that [`update_ghosts`] sets.
+type AfterImageParts<'a> = (
+    &'a AfterImage,
+    &'a mut Mesh3d,
+    Option<&'a MeshMaterial3d<GhostColourMaterial>>,
+    &'a mut Transform,
+    &'a mut Visibility,
+);
+
 fn update_ghosts(
     view: Res<CurrentView>,
     data: Res<SceneData>,
     mut cache: ResMut<SplatCache>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut colours: ResMut<Assets<GhostColourMaterial>>,
-    mut q: Query<(
-        &AfterImage,
-        &mut Mesh3d,
-        Option<&MeshMaterial3d<GhostColourMaterial>>,
-        &mut Visibility,
-    )>,
+    mut q: Query<AfterImageParts>,
 ) {
     let ghosts = &view.0.ghosts;
-    for (ai, mut m, colour, mut vis) in &mut q {
+    for (ai, mut m, colour, mut transform, mut vis) in &mut q {
         let Some(g) = ghosts.get(ai.0) else {
             *vis = Visibility::Hidden;
             continue;
         };
-        let index = data.recon.frame_at(g.time);
+        let (index, moved) = data.recon.frame_moved_to(g.time);
         let Some(h) = cache.get(index, &data, &mut meshes) else {
             *vis = Visibility::Hidden;
             continue;
         };
         if m.0 != h {
             m.0 = h;
+        }
+        let moved = super::convert::rigid_transform(&moved);
+        if *transform != moved {
+            *transform = moved;
         }
         *vis = Visibility::Inherited;
         let Some(colour) = colour else {
@@ -633,10 +664,11 @@ fn update_postures(
         &GhostPosture,
         &mut Mesh3d,
         &MeshMaterial3d<FlatMaterial>,
+        &mut Transform,
         &mut Visibility,
     )>,
 ) {
-    for (gp, mut m, mat, mut vis) in &mut q {
+    for (gp, mut m, mat, mut transform, mut vis) in &mut q {
         let Some((g, style)) = view
             .0
             .ghosts
@@ -646,7 +678,7 @@ fn update_postures(
             *vis = Visibility::Hidden;
             continue;
         };
-        let index = data.recon.frame_at(g.time);
+        let (index, moved) = data.recon.frame_moved_to(g.time);
         let radius = style.radius.clamp(0.002, 0.2);
         let handle = built.get((index, radius.to_bits()), &mut meshes, |meshes| {
             let pts = cache.points(index, &data, meshes)?;
@@ -660,6 +692,10 @@ fn update_postures(
         };
         if m.0 != h {
             m.0 = h;
+        }
+        let moved = super::convert::rigid_transform(&moved);
+        if *transform != moved {
+            *transform = moved;
         }
         *vis = Visibility::Inherited;
         let colour = posture_colour(&style, g.opacity);
