@@ -273,7 +273,7 @@ fn reconstruction_lies_on_the_true_body_surface() {
 /// registered instant to instant) against the truth: the trunk's turn rate and the centre of
 /// mass's velocity, over the frames in the air. Assuming no turn at all errs by the whole turn
 /// rate (median 4.45 rad/s here); the tiny preset's 5 cm voxels pin the somersault but not the
-/// fast twist, so the bound is loose (median 2.43 rad/s and 1.08 m/s when written; on the demo
+/// fast twist, so the bound is loose (median 2.29 rad/s and 1.02 m/s when written; on the demo
 /// capture, with 2.6 cm voxels, 0.38 rad/s).
 #[test]
 fn the_measured_motion_follows_the_athletes_turn() {

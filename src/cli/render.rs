@@ -223,8 +223,10 @@ pub fn export_ply(a: ExportPlyArgs) -> anyhow::Result<()> {
     if !(t0 - 1e-6..=t1 + 1e-6).contains(&time) {
         anyhow::bail!("time {time:.3} s is outside the reconstruction ({t0:.3} to {t1:.3} s)");
     }
-    let index = recon.frame_at(time);
-    let frame = recon.load_frame(index)?;
+    // The nearest instant, moved by the athlete's motion to the time asked for.
+    let (index, moved) = recon.frame_moved_to(time);
+    let mut frame = recon.load_frame(index)?;
+    frame.move_by(&moved);
     let mut cloud = GaussianCloud::from_splats(&frame);
     // Our world to the file's: the inverse of the file-to-ours rotation `--up` names.
     cloud.rotate(q.inverse());
@@ -232,7 +234,7 @@ pub fn export_ply(a: ExportPlyArgs) -> anyhow::Result<()> {
         .write(&a.out)
         .with_context(|| format!("writing {}", a.out.display()))?;
     println!(
-        "{} Gaussians (instant {index}, {:.3} s): {}",
+        "{} Gaussians at {time:.3} s (instant {index} at {:.3} s, moved by the athlete's motion): {}",
         cloud.len(),
         recon.manifest.frames[index].time,
         a.out.display()

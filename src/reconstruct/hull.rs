@@ -392,8 +392,8 @@ pub struct SurfaceVoxel {
     pub normal: Vector3<f64>,
 }
 
-/// Surface voxels with outward normals from the smoothed occupancy gradient.
-pub fn surface(occ: &Occupancy) -> Vec<SurfaceVoxel> {
+/// The grid coordinates of the occupied voxels with at least one empty face neighbour.
+fn exposed(occ: &Occupancy) -> Vec<[i64; 3]> {
     let [nx, ny, nz] = occ.dims;
     let mut coords = Vec::new();
     for k in 0..nz {
@@ -415,6 +415,20 @@ pub fn surface(occ: &Occupancy) -> Vec<SurfaceVoxel> {
             }
         }
     }
+    coords
+}
+
+/// The centres of the surface voxels (those [`surface`] gives), without normals.
+pub fn surface_points(occ: &Occupancy) -> Vec<Point3<f64>> {
+    exposed(occ)
+        .into_iter()
+        .map(|c| occ.centre(c[0] as usize, c[1] as usize, c[2] as usize))
+        .collect()
+}
+
+/// Surface voxels with outward normals from the smoothed occupancy gradient.
+pub fn surface(occ: &Occupancy) -> Vec<SurfaceVoxel> {
+    let coords = exposed(occ);
     coords
         .par_iter()
         .map(|c| {

@@ -37,29 +37,37 @@ pub struct InstantResult {
     pub volume_m3: f64,
 }
 
-/// The views that agree with the rest about where the athlete is.
+/// Which of the views agree with the rest about where the athlete is.
 ///
 /// A first, tolerant carve at twice the voxel size (a cell survives even if a quarter of the
 /// cameras see no athlete there) finds views that disagree with the rest, typically because the
 /// venue hides the athlete from them; those views are left out of the exact carve and colouring.
-fn consistent_views<'a>(views: &'a [View<'a>], params: &hull::CarveParams) -> Vec<View<'a>> {
-    let mut kept: Vec<&View> = views.iter().collect();
-    if views.len() >= 6 {
-        let mut coarse = *params;
-        coarse.leaf = params.leaf * 2.0;
-        coarse.levels = params.levels.saturating_sub(1).max(1);
-        coarse.tolerance = views.len() / 4;
-        let robust = hull::carve(views, &coarse);
-        kept = views
-            .iter()
-            .filter(|v| hull::agreement(&robust, v) >= 0.6)
-            .collect();
-        if kept.len() < 3 {
-            kept = views.iter().collect();
-        }
+pub fn agreeing_views(views: &[View], params: &hull::CarveParams) -> Vec<bool> {
+    if views.len() < 6 {
+        return vec![true; views.len()];
     }
-    kept.into_iter()
-        .map(|v| View {
+    let mut coarse = *params;
+    coarse.leaf = params.leaf * 2.0;
+    coarse.levels = params.levels.saturating_sub(1).max(1);
+    coarse.tolerance = views.len() / 4;
+    let robust = hull::carve(views, &coarse);
+    let kept: Vec<bool> = views
+        .iter()
+        .map(|v| hull::agreement(&robust, v) >= 0.6)
+        .collect();
+    if kept.iter().filter(|&&k| k).count() < 3 {
+        return vec![true; views.len()];
+    }
+    kept
+}
+
+/// The views [`agreeing_views`] keeps.
+fn kept_views<'a>(views: &'a [View<'a>], kept: &[bool]) -> Vec<View<'a>> {
+    views
+        .iter()
+        .zip(kept)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| View {
             camera: v.camera,
             silhouette: v.silhouette,
             shift: v.shift,
@@ -67,13 +75,22 @@ fn consistent_views<'a>(views: &'a [View<'a>], params: &hull::CarveParams) -> Ve
         .collect()
 }
 
-/// The athlete's hull, for measuring the motion between instants ([`motion`]): its surface
-/// voxels' centres and the centroid of its volume (`None` when nothing is carved).
+/// A hull's surface voxels' centres, its volume's centroid and its volume.
+pub struct HullSurface {
+    pub points: Vec<Point3<f64>>,
+    pub centroid: Point3<f64>,
+    pub volume_m3: f64,
+}
+
+/// The athlete's hull from the views that agree (see [`agreeing_views`]), for measuring the
+/// motion between instants ([`motion`]): its surface voxels' centres, the centroid of its
+/// volume (`None` when nothing is carved) and which views agreed.
 pub fn hull_surface(
     views: &[View],
     params: &hull::CarveParams,
-) -> Option<(Vec<Point3<f64>>, Point3<f64>)> {
-    let views = consistent_views(views, params);
+) -> (Option<HullSurface>, Vec<bool>) {
+    let agree = agreeing_views(views, params);
+    let views = kept_views(views, &agree);
     let mut params = *params;
     params.min_views = params.min_views.min(views.len());
     let occ = hull::carve(&views, &params);
@@ -88,21 +105,22 @@ pub fn hull_surface(
             }
         }
     }
-    if n == 0 {
-        return None;
-    }
-    let surface = hull::surface(&occ)
-        .into_iter()
-        .map(|s| s.position)
-        .collect();
-    Some((surface, Point3::from(sum / n as f64)))
+    let hull = (n > 0).then(|| HullSurface {
+        points: hull::surface_points(&occ),
+        centroid: Point3::from(sum / n as f64),
+        volume_m3: n as f64 * occ.leaf.powi(3),
+    });
+    (hull, agree)
 }
 
-/// Reconstructs the athlete at one instant (from the views that agree, see
-/// [`consistent_views`]).
+/// Reconstructs the athlete at one instant from the views that agree ([`agreeing_views`]).
 pub fn reconstruct_instant(views: &[View], params: &hull::CarveParams) -> InstantResult {
-    let kept = consistent_views(views, params);
-    let views = &kept[..];
+    let agree = agreeing_views(views, params);
+    reconstruct_agreed(&kept_views(views, &agree), params)
+}
+
+/// Reconstructs the athlete at one instant from all of `views` (already chosen to agree).
+pub fn reconstruct_agreed(views: &[View], params: &hull::CarveParams) -> InstantResult {
     let mut params = *params;
     params.min_views = params.min_views.min(views.len());
     let params = &params;

@@ -16,6 +16,7 @@
 
 use nalgebra::{Isometry3, Matrix3, Point3, Rotation3, Translation3, UnitQuaternion, Vector3};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Rigid motion around an instant (world axes; metres, seconds, radians).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -79,50 +80,80 @@ impl Motion {
     }
 }
 
-/// What [`register`] found: the transform taking the first cloud onto the second, and how well
-/// they then agree.
+/// What [`register`] found: the transform taking the first cloud onto the second, and how much
+/// of the first it then matches.
 #[derive(Debug, Clone, Copy)]
 pub struct Registration {
     pub transform: Isometry3<f64>,
-    /// Root-mean-square distance of the matched points after the transform (m).
-    pub rms: f64,
-    /// Fraction of the first cloud's points matched within the final reach.
+    /// Fraction of the first cloud's points (of those registered) within the final reach of a
+    /// point of the second.
     pub matched: f64,
 }
 
-/// Points of a cloud binned on a grid, for nearest-neighbour queries.
+/// Points of a cloud binned on a grid, for nearest-neighbour queries within about a cell.
+/// (Thinning the cloud to a point per quarter cell while the reach is wide saved a fifth of
+/// the registrations' time on aerials16 but measured the tiny capture's turns worse: median
+/// error 3.2 against 2.4 rad/s.)
 struct Grid<'a> {
     cell: f64,
-    bins: HashMap<[i32; 3], Vec<u32>>,
+    bins: HashMap<u64, Vec<u32>, BuildHasherDefault<CellHasher>>,
     points: &'a [Point3<f64>],
+}
+
+/// A multiplicative hash for packed cell keys (the default SipHash was most of the time of a
+/// registration: 27 lookups per query).
+#[derive(Default)]
+struct CellHasher(u64);
+
+impl Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        self.0 = (self.0 ^ k)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
 }
 
 impl<'a> Grid<'a> {
     fn new(points: &'a [Point3<f64>], cell: f64) -> Self {
-        let mut bins: HashMap<[i32; 3], Vec<u32>> = HashMap::new();
+        let mut bins: HashMap<u64, Vec<u32>, BuildHasherDefault<CellHasher>> = HashMap::default();
         for (i, p) in points.iter().enumerate() {
             bins.entry(Self::key(p, cell)).or_default().push(i as u32);
         }
         Self { cell, bins, points }
     }
 
-    fn key(p: &Point3<f64>, cell: f64) -> [i32; 3] {
-        [
-            (p.x / cell).floor() as i32,
-            (p.y / cell).floor() as i32,
-            (p.z / cell).floor() as i32,
-        ]
+    fn key(p: &Point3<f64>, cell: f64) -> u64 {
+        let c = |v: f64| (v / cell).floor() as i64;
+        Self::pack(c(p.x), c(p.y), c(p.z))
+    }
+
+    /// Cell coordinates packed 21 bits each (a million cells either way of the origin).
+    fn pack(i: i64, j: i64, k: i64) -> u64 {
+        let f = |v: i64| (v as u64) & 0x1F_FFFF;
+        f(i) | f(j) << 21 | f(k) << 42
     }
 
     /// The nearest point within `reach` of `p`.
     fn nearest(&self, p: &Point3<f64>, reach: f64) -> Option<(u32, f64)> {
-        let k = Self::key(p, self.cell);
-        let r = (reach / self.cell).ceil() as i32;
+        let c = |v: f64| (v / self.cell).floor() as i64;
+        let k = [c(p.x), c(p.y), c(p.z)];
+        let r = (reach / self.cell).ceil() as i64;
         let mut best: Option<(u32, f64)> = None;
         for dz in -r..=r {
             for dy in -r..=r {
                 for dx in -r..=r {
-                    let Some(bin) = self.bins.get(&[k[0] + dx, k[1] + dy, k[2] + dz]) else {
+                    let Some(bin) = self.bins.get(&Self::pack(k[0] + dx, k[1] + dy, k[2] + dz))
+                    else {
                         continue;
                     };
                     for &i in bin {
@@ -207,20 +238,13 @@ pub fn register(
             break;
         }
     }
-    // Final figures at the end reach.
-    let (mut sum, mut n) = (0.0, 0usize);
-    for p in &a {
-        if let Some((_, d)) = grid.nearest(&(transform * p), end_reach) {
-            sum += d * d;
-            n += 1;
-        }
-    }
-    if n < 3 {
-        return None;
-    }
-    Some(Registration {
+    // How much matches at the end reach.
+    let n = a
+        .iter()
+        .filter(|p| grid.nearest(&(transform * *p), end_reach).is_some())
+        .count();
+    (n >= 3).then(|| Registration {
         transform,
-        rms: (sum / n as f64).sqrt(),
         matched: n as f64 / a.len() as f64,
     })
 }

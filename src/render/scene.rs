@@ -398,7 +398,7 @@ fn update_camera(
 #[derive(Default)]
 pub struct GaussianFrames(VecDeque<(GaussianFrameKey, Option<Arc<GaussianScene>>)>);
 
-/// A frame's index and the bits of the motion it was carried by.
+/// A frame's index and the bits of the motion it was carried by (see [`motion_key`]).
 type GaussianFrameKey = (usize, [u64; 7]);
 
 impl GaussianFrames {
@@ -720,7 +720,7 @@ fn update_shadows(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<FlatMaterial>>,
     mut cache: ResMut<SplatCache>,
-    mut built: Local<DerivedMeshes<(usize, [u64; 4])>>,
+    mut built: Local<DerivedMeshes<(GaussianFrameKey, [u64; 4])>>,
     mut q: Query<(
         &ShadowCaster,
         &mut Mesh3d,
@@ -745,9 +745,9 @@ fn update_shadows(
             continue;
         };
         let sun = sh.sun_direction();
-        let index = data.recon.frame_at(time);
+        let (index, moved) = data.recon.frame_moved_to(time);
         let key = (
-            index,
+            (index, motion_key(&moved)),
             [
                 sun.x.to_bits(),
                 sun.y.to_bits(),
@@ -757,6 +757,12 @@ fn update_shadows(
         );
         let handle = built.get(key, &mut meshes, |meshes| {
             let pts = cache.points(index, &data, meshes)?;
+            // The shadow of the athlete where it is drawn (moved to the time shown).
+            let m = moved.cast::<f32>();
+            let pts: Vec<[f32; 3]> = pts
+                .iter()
+                .map(|p| (m * nalgebra::Point3::from(*p)).coords.into())
+                .collect();
             contact_shadow(&pts, model, &sun, sh.softness as f64).map(|p| meshes::shadow_mesh(&p))
         });
         let Some(h) = handle else {
