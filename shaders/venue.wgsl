@@ -7,7 +7,8 @@
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var venue_texture: texture_2d<f32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(1) var venue_sampler: sampler;
 // x: softness (0 = as captured; 1 = blurred, slightly dimmed and desaturated so the athlete
-// stands out, the broadcast look for freezes and slices).
+// stands out, the broadcast look for freezes and slices); y: 1 = one-sided (the snow: nothing is
+// drawn from below it, where a view would otherwise see only the underside of the ground).
 @group(#{MATERIAL_BIND_GROUP}) @binding(2) var<uniform> style: vec4<f32>;
 
 struct Vertex {
@@ -31,7 +32,10 @@ fn vertex(v: Vertex) -> VertexOutput {
 }
 
 @fragment
-fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+fn fragment(in: VertexOutput, @builtin(front_facing) front: bool) -> @location(0) vec4<f32> {
+    if style.y > 0.5 && !front {
+        discard;
+    }
     let soft = style.x;
     var c = textureSampleBias(venue_texture, venue_sampler, in.uv, 4.5 * soft).rgb;
     let grey = dot(c, vec3<f32>(0.2126, 0.7152, 0.0722));

@@ -199,7 +199,8 @@ pub struct VenueMaterial {
     #[texture(0)]
     #[sampler(1)]
     pub texture: Handle<Image>,
-    /// x: softness (see `venue.wgsl`).
+    /// x: softness; y: 1 for a surface seen only from its front (the snow, whose triangles
+    /// face up), 0 for one seen from both sides (see `venue.wgsl`).
     #[uniform(2)]
     pub style: Vec4,
 }

@@ -344,16 +344,19 @@ fn spawn_scene(
         Visibility::Hidden,
     ));
     if let Some(venue) = &data.venue {
+        // The snow is one-sided: a view from under it (a camera path dipping below the
+        // measured snow, or a camera standing where the snow was extrapolated too high) sees
+        // the athlete, the fences and the sky rather than the underside of the ground.
         let faces = [
-            (&venue.ground_mesh, &venue.ground_texture),
-            (&venue.dome_mesh, &venue.dome_texture),
+            (&venue.ground_mesh, &venue.ground_texture, true),
+            (&venue.dome_mesh, &venue.dome_texture, false),
         ]
         .into_iter()
-        .chain(venue.fences.iter().map(|(m, t)| (m, t)));
-        for (mesh, texture) in faces {
+        .chain(venue.fences.iter().map(|(m, t)| (m, t, false)));
+        for (mesh, texture, one_sided) in faces {
             let material = venue_materials.add(VenueMaterial {
                 texture: images.add(texture.clone()),
-                style: Vec4::ZERO,
+                style: Vec4::new(0.0, if one_sided { 1.0 } else { 0.0 }, 0.0, 0.0),
             });
             commands.spawn((
                 VenueBackdrop,
@@ -597,16 +600,16 @@ fn update_venue(
     mut materials: ResMut<Assets<VenueMaterial>>,
     mut q: Query<(&MeshMaterial3d<VenueMaterial>, &mut Visibility), With<VenueBackdrop>>,
 ) {
-    let style = Vec4::new(view.0.venue_softness.clamp(0.0, 1.0), 0.0, 0.0, 0.0);
+    let softness = view.0.venue_softness.clamp(0.0, 1.0);
     for (mat, mut vis) in &mut q {
         *vis = if view.0.show_venue {
             Visibility::Inherited
         } else {
             Visibility::Hidden
         };
-        let stale = materials.get(&mat.0).is_some_and(|m| m.style != style);
+        let stale = materials.get(&mat.0).is_some_and(|m| m.style.x != softness);
         if stale && let Some(mut m) = materials.get_mut(&mat.0) {
-            m.style = style;
+            m.style.x = softness;
         }
     }
 }

@@ -105,12 +105,28 @@ fn ground_mesh(model: &VenueModel) -> Mesh {
         }
     }
     let w = across.len() as u32;
+    // Triangles wound counter-clockwise seen from above (the front face; the snow is drawn
+    // one-sided), whichever way round the course frame's `l` runs.
+    let up = match (along.first(), along.last(), across.first(), across.last()) {
+        (Some(&s0), Some(&s1), Some(&l0), Some(&l1)) => {
+            let o = model.ground_point(s0, l0);
+            (model.ground_point(s1, l0) - o)
+                .cross(&(model.ground_point(s0, l1) - o))
+                .z
+                >= 0.0
+        }
+        _ => true,
+    };
     let mut idx = Vec::new();
     for i in 0..(along.len() as u32 - 1) {
         for j in 0..(w - 1) {
             let a = i * w + j;
             let b = (i + 1) * w + j;
-            idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
+            if up {
+                idx.extend_from_slice(&[a, b, a + 1, a + 1, b, b + 1]);
+            } else {
+                idx.extend_from_slice(&[a, a + 1, b, a + 1, b + 1, b]);
+            }
         }
     }
     textured_mesh(pos, uv, idx)
@@ -223,6 +239,35 @@ mod tests {
             outer_texture: "o.png".into(),
         };
         (model, fence)
+    }
+
+    /// The snow is drawn one-sided, so every triangle must face up (counter-clockwise seen
+    /// from above), whichever way round the course runs.
+    #[test]
+    fn the_snow_faces_up() {
+        for travel in [[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] {
+            let model = VenueModel::on_profile(GroundProfile {
+                origin: [0.0, 0.0, 0.0],
+                travel,
+                samples: vec![(-100.0, 50.0), (100.0, -50.0)],
+            });
+            let mesh = ground_mesh(&model);
+            let Some(VertexAttributeValues::Float32x3(pos)) =
+                mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+            else {
+                panic!("positions");
+            };
+            let Some(bevy::mesh::Indices::U32(idx)) = mesh.indices() else {
+                panic!("indices");
+            };
+            assert!(idx.len() > 1000);
+            let p = |i: u32| bevy::math::Vec3::from_array(pos[i as usize]);
+            for t in idx.chunks(3) {
+                let n = (p(t[1]) - p(t[0])).cross(p(t[2]) - p(t[0]));
+                // Bevy's +y is up.
+                assert!(n.y > 0.0, "{travel:?}: a triangle faces down: {n}");
+            }
+        }
     }
 
     /// Each face is a wall from just under the snow to the fence's height above it, over the
