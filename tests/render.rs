@@ -224,6 +224,23 @@ fn renders_the_scene_and_matches_the_golden_image() {
     let again = r.render_one(&views[3]).expect("again");
     assert!(again == got[3].1, "the same view renders the same image");
 
+    // From under the snow (a camera path dipping below the ground) the ground is not drawn:
+    // the sphere and the sky show, not the underside of the snow.
+    let mut below = request(true);
+    below.camera = camera([0.0, -4.0, -0.5], [0.0, 0.0, 1.0], W, H, 40.0);
+    let from_below = r.render_one(&below).expect("from below");
+    let lower = px(&from_below, &below.camera, [0.0, -0.45, 0.75]);
+    assert!(
+        lower[2] > 150 && lower[0] < 90,
+        "lower sphere is blue from below the snow: {lower:?}"
+    );
+    // A point of the ground in front: the ray through it goes on up to the sky.
+    let through = px(&from_below, &below.camera, [0.0, -2.0, 0.0]);
+    assert!(
+        through[2] as i32 > through[0] as i32 + 40,
+        "the ground's underside is not drawn (sky shows through): {through:?}"
+    );
+
     // Golden comparison. Lavapipe is deterministic for a given Mesa version; the tolerance
     // (3 code values on 99.5% of pixels) absorbs rounding differences between Mesa releases
     // without letting a real change (a moved object, a wrong colour) through.
