@@ -76,10 +76,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         Sequence::parse(SPACETIME_SLICES, Path::new("scenes/spacetime_slices.ron"))?,
     ];
     let scene = render::load_scene(&recon)?;
-    let mut views = Vec::new();
+    let (mut views, mut slices_from) = (Vec::new(), 0);
     for d in &docs {
+        slices_from = views.len();
         views.extend(d.frames(&scene.context));
     }
+    // The still: the Spacetime Slices shot (the last) with every after-image and call-out in.
+    let still = slices_from + replay360::compose::still_frame(&views[slices_from..]);
     let out = &docs[0].output;
     let settings = ExportSettings::new(
         a.width.unwrap_or(out.width),
@@ -94,7 +97,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         &views,
         &settings,
         &mp4,
-        &[(views.len() - 1, slices_png.clone())],
+        &[(still, slices_png.clone())],
     )
     .with_context(|| format!("rendering {}", mp4.display()))?;
 

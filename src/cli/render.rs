@@ -99,9 +99,11 @@ pub struct RenderArgs {
     pub height: Option<u32>,
     #[arg(long)]
     pub fps: Option<f64>,
-    /// Also save the frame at this output time (s) as a PNG (see --still).
+    /// Save the still at this output time (s) (see --still).
     #[arg(long, requires = "still")]
     pub still_at: Option<f64>,
+    /// Also save a still of the sequence as a PNG: the frame at --still-at, else the latest
+    /// frame with every after-image and graphic fully in.
     #[arg(long)]
     pub still: Option<PathBuf>,
     /// Draw the live athlete as depth-sorted, alpha-blended flat Gaussians instead of discs
@@ -147,7 +149,7 @@ pub fn render(a: RenderArgs) -> anyhow::Result<()> {
         let i = ((t * seq.output.fps).round() as usize).min(views.len().saturating_sub(1));
         stills.push((i, p.clone()));
     } else if let Some(p) = &a.still {
-        stills.push((views.len().saturating_sub(1), p.clone()));
+        stills.push((replay360::compose::still_frame(&views), p.clone()));
     }
     let rep = export::export(scene, &views, &settings, &a.out, &stills)
         .with_context(|| format!("rendering {}", a.out.display()))?;

@@ -205,6 +205,34 @@ pub struct ViewState {
     pub overlay: OverlayFrame,
 }
 
+impl ViewState {
+    /// How fully the shot's graphics are in: the after-images' opacities, then the overlay
+    /// items' (labels and lower third).
+    fn fullness(&self) -> (f32, f32) {
+        let ghosts = self.ghosts.iter().map(|g| g.opacity).sum();
+        let overlay = self.overlay.labels.iter().map(|l| l.opacity).sum::<f32>()
+            + self.overlay.lower_third.as_ref().map_or(0.0, |l| l.opacity);
+        (ghosts, overlay)
+    }
+}
+
+/// The frame of a shot to keep as a still: the latest one at which every after-image, and
+/// then every label and lower third, is as fully in as it ever is in the shot. The last frame
+/// is often part-way through a fade-out, which leaves ghostly, half-read call-outs on a still.
+pub fn still_frame(frames: &[ViewState]) -> usize {
+    const SAME: f32 = 1e-3;
+    let full: Vec<(f32, f32)> = frames.iter().map(ViewState::fullness).collect();
+    let most_ghosts = full.iter().map(|f| f.0).fold(0.0, f32::max);
+    let most_overlay = full
+        .iter()
+        .filter(|f| f.0 >= most_ghosts - SAME)
+        .map(|f| f.1)
+        .fold(0.0, f32::max);
+    full.iter()
+        .rposition(|f| f.0 >= most_ghosts - SAME && f.1 >= most_overlay - SAME)
+        .unwrap_or(frames.len().saturating_sub(1))
+}
+
 /// The figures the analysis measured, for labels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measures {

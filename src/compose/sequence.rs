@@ -1378,4 +1378,43 @@ mod tests {
         assert_eq!(big.total_frames(), 1500);
         assert_eq!(big.output.fps, 50.0);
     }
+
+    /// The Spacetime Slices still is taken where the after-images and the call-outs are all
+    /// in, not on the last frame, where the call-outs are fading out.
+    #[test]
+    fn the_still_has_every_after_image_and_call_out_fully_in() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/spacetime_slices.ron");
+        let seq = Sequence::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let frames = seq.frames(&ctx_measured());
+        let callouts = |f: &crate::compose::ViewState| -> Vec<f32> {
+            f.overlay
+                .labels
+                .iter()
+                .filter(|l| !l.small)
+                .map(|l| l.opacity)
+                .collect()
+        };
+        let last = frames.last().expect("frames");
+        assert!(
+            callouts(last).iter().all(|&o| o < 0.99),
+            "{:?}",
+            callouts(last)
+        );
+        let i = crate::compose::still_frame(&frames);
+        let still = &frames[i];
+        let c = callouts(still);
+        assert_eq!(c.len(), 2, "airtime and distance");
+        assert!(c.iter().all(|&o| o > 0.999), "{c:?} at frame {i}");
+        let ghosts =
+            |f: &crate::compose::ViewState| f.ghosts.iter().map(|g| g.opacity).sum::<f32>();
+        let most = frames.iter().map(ghosts).fold(0.0, f32::max);
+        assert!(ghosts(still) > most - 1e-3);
+        assert!(
+            still.ghosts.len() >= 6,
+            "{} after-images",
+            still.ghosts.len()
+        );
+        // The latest such frame: the next one has begun to fade.
+        assert!(callouts(&frames[i + 1]).iter().any(|&o| o < 0.999));
+    }
 }
