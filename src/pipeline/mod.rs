@@ -220,28 +220,7 @@ impl CameraSilhouettes {
 
     /// [`Self::at`] as if the camera started at `offset`.
     fn at_with(&self, t: f64, offset: f64) -> Option<(&Silhouette, (f64, f64))> {
-        let n = self.frames.len();
-        let local = t - offset;
-        let (a, b) = self.span();
-        if n == 0 || !(a..=b).contains(&local) {
-            return None;
-        }
-        // The last frame at or before `local` (or the first frame).
-        let k0 = self
-            .times
-            .partition_point(|&x| x <= local)
-            .saturating_sub(1);
-        let k1 = (k0 + 1).min(n - 1);
-        let (t0, t1) = (self.times[k0], self.times[k1]);
-        let frac = if k1 != k0 && t1 > t0 {
-            ((local - t0) / (t1 - t0)).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let nearest = if frac < 0.5 { t0 } else { t1 };
-        if (local - nearest).abs() > 1.0 / self.fps {
-            return None;
-        }
+        let (k0, k1, frac) = self.bracket(t - offset)?;
         let (s0, s1) = (&self.frames[k0], &self.frames[k1]);
         let d = match (self.track[k0], self.track[k1]) {
             (Some(c0), Some(c1)) if k1 != k0 => (c1.0 - c0.0, c1.1 - c0.1),
@@ -256,26 +235,37 @@ impl CameraSilhouettes {
         (sil.matte.area > 0).then_some((sil, shift))
     }
 
-    /// The silhouette of the frame nearest to common time `t` and that frame's common time
-    /// (the frames [`Self::at`] chooses from; `None` where it has none).
-    fn nearest(&self, t: f64) -> Option<(&Silhouette, f64)> {
-        let local = t - self.offset;
+    /// The frames bracketing local time `local` (the last at or before it, or the first, and
+    /// the next) and how far from the first to the second it lies (0..1); `None` outside the
+    /// camera's span or where its nearer frame is more than a frame period away.
+    fn bracket(&self, local: f64) -> Option<(usize, usize, f64)> {
+        let n = self.frames.len();
         let (a, b) = self.span();
-        if self.frames.is_empty() || !(a..=b).contains(&local) {
+        if n == 0 || !(a..=b).contains(&local) {
             return None;
         }
-        let k = self.times.partition_point(|&x| x <= local);
-        let k = match (k.checked_sub(1), self.times.get(k)) {
-            (Some(k0), Some(&t1)) if t1 - local < local - self.times[k0] => k,
-            (Some(k0), _) => k0,
-            (None, _) => 0,
+        let k0 = self
+            .times
+            .partition_point(|&x| x <= local)
+            .saturating_sub(1);
+        let k1 = (k0 + 1).min(n - 1);
+        let (t0, t1) = (self.times[k0], self.times[k1]);
+        let frac = if k1 != k0 && t1 > t0 {
+            ((local - t0) / (t1 - t0)).clamp(0.0, 1.0)
+        } else {
+            0.0
         };
-        let frame_time = self.times[k];
-        if (local - frame_time).abs() > 1.0 / self.fps {
-            return None;
-        }
+        let nearest = if frac < 0.5 { t0 } else { t1 };
+        ((local - nearest).abs() <= 1.0 / self.fps).then_some((k0, k1, frac))
+    }
+
+    /// The silhouette [`Self::at`] chooses for common time `t`, with that frame's common time
+    /// instead of an image shift.
+    fn nearest(&self, t: f64) -> Option<(&Silhouette, f64)> {
+        let (k0, k1, frac) = self.bracket(t - self.offset)?;
+        let k = if frac < 0.5 { k0 } else { k1 };
         let sil = &self.frames[k];
-        (sil.matte.area > 0).then_some((sil, frame_time + self.offset))
+        (sil.matte.area > 0).then_some((sil, self.times[k] + self.offset))
     }
 
     /// Drops silhouettes that no instant at or after `t` can use.
@@ -744,8 +734,8 @@ pub fn reconstruct(
             } else {
                 motion = None;
                 unmoved += 1;
-                let (index, views) = indexed_views_at(&cams, &cameras, t, None);
-                let views: Vec<View> = index
+                let (which, views) = indexed_views_at(&cams, &cameras, t, None);
+                let views: Vec<View> = which
                     .into_iter()
                     .zip(views)
                     .filter(|(i, _)| a.cameras.contains(i))

@@ -41,6 +41,19 @@ impl Occupancy {
         self.origin + Vector3::new(i as f64, j as f64, k as f64) * self.leaf
     }
 
+    /// The occupied voxels' layers (`k`, running upwards) and centres, layer by layer.
+    pub fn occupied(&self) -> impl Iterator<Item = (usize, Point3<f64>)> + '_ {
+        let [nx, ny, _] = self.dims;
+        self.cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .map(move |(idx, _)| {
+                let (i, j, k) = (idx % nx, (idx / nx) % ny, idx / (nx * ny));
+                (k, self.centre(i, j, k))
+            })
+    }
+
     pub fn count(&self) -> usize {
         self.cells.iter().filter(|&&c| c != 0).count()
     }

@@ -94,17 +94,11 @@ pub fn hull_surface(
     let mut params = *params;
     params.min_views = params.min_views.min(views.len());
     let occ = hull::carve(&views, &params);
-    let (mut sum, mut n) = (nalgebra::Vector3::zeros(), 0usize);
-    for k in 0..occ.dims[2] {
-        for j in 0..occ.dims[1] {
-            for i in 0..occ.dims[0] {
-                if occ.cells[occ.index(i, j, k)] != 0 {
-                    sum += occ.centre(i, j, k).coords;
-                    n += 1;
-                }
-            }
-        }
-    }
+    let (sum, n) = occ
+        .occupied()
+        .fold((nalgebra::Vector3::zeros(), 0usize), |(s, n), (_, p)| {
+            (s + p.coords, n + 1)
+        });
     let hull = (n > 0).then(|| HullSurface {
         points: hull::surface_points(&occ),
         centroid: Point3::from(sum / n as f64),
@@ -131,21 +125,14 @@ pub fn reconstruct_agreed(views: &[View], params: &hull::CarveParams) -> Instant
     let mut hi = Point3::new(f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     // The lowest layer's cells: layers run upwards with k, so the first occupied one.
     let (mut low_k, mut low_sum, mut low_n) = (None, nalgebra::Vector3::zeros(), 0usize);
-    for k in 0..occ.dims[2] {
-        for j in 0..occ.dims[1] {
-            for i in 0..occ.dims[0] {
-                if occ.cells[occ.index(i, j, k)] != 0 {
-                    let p = occ.centre(i, j, k);
-                    sum += p.coords;
-                    n += 1;
-                    lo = lo.inf(&p);
-                    hi = hi.sup(&p);
-                    if *low_k.get_or_insert(k) == k {
-                        low_sum += p.coords;
-                        low_n += 1;
-                    }
-                }
-            }
+    for (k, p) in occ.occupied() {
+        sum += p.coords;
+        n += 1;
+        lo = lo.inf(&p);
+        hi = hi.sup(&p);
+        if *low_k.get_or_insert(k) == k {
+            low_sum += p.coords;
+            low_n += 1;
         }
     }
     let surface = hull::surface(&occ);

@@ -35,32 +35,25 @@ pub fn to_world(v: Vec3) -> Point3<f64> {
 /// A rigid motion of the world (`p -> R p + t`) as the Bevy transform that moves things the
 /// same way in Bevy's frame.
 pub fn rigid_transform(motion: &nalgebra::Isometry3<f64>) -> Transform {
-    let r = m() * motion.rotation.to_rotation_matrix().matrix() * m().transpose();
-    let cols = [
-        Vec3::new(r[(0, 0)] as f32, r[(1, 0)] as f32, r[(2, 0)] as f32),
-        Vec3::new(r[(0, 1)] as f32, r[(1, 1)] as f32, r[(2, 1)] as f32),
-        Vec3::new(r[(0, 2)] as f32, r[(1, 2)] as f32, r[(2, 2)] as f32),
-    ];
     Transform {
         translation: vector(&motion.translation.vector),
-        rotation: Quat::from_mat3(&Mat3::from_cols(cols[0], cols[1], cols[2])).normalize(),
+        rotation: quat(&(m() * motion.rotation.to_rotation_matrix().matrix() * m().transpose())),
         scale: Vec3::ONE,
     }
+}
+
+/// A rotation matrix (already in Bevy's frame) as a Bevy quaternion.
+fn quat(r: &Matrix3<f64>) -> Quat {
+    let col = |j: usize| Vec3::new(r[(0, j)] as f32, r[(1, j)] as f32, r[(2, j)] as f32);
+    Quat::from_mat3(&Mat3::from_cols(col(0), col(1), col(2))).normalize()
 }
 
 /// The Bevy transform of a camera entity (camera-to-world with OpenGL axes, in Bevy's frame).
 pub fn camera_transform(camera: &Camera) -> Transform {
     let gl = WorldFromCameraGl::from(camera.pose.inverse());
-    let r = m() * gl.rotation.matrix();
-    let cols = [
-        Vec3::new(r[(0, 0)] as f32, r[(1, 0)] as f32, r[(2, 0)] as f32),
-        Vec3::new(r[(0, 1)] as f32, r[(1, 1)] as f32, r[(2, 1)] as f32),
-        Vec3::new(r[(0, 2)] as f32, r[(1, 2)] as f32, r[(2, 2)] as f32),
-    ];
-    let rot = Quat::from_mat3(&Mat3::from_cols(cols[0], cols[1], cols[2])).normalize();
     Transform {
         translation: point(&gl.centre),
-        rotation: rot,
+        rotation: quat(&(m() * gl.rotation.matrix())),
         scale: Vec3::ONE,
     }
 }

@@ -399,10 +399,11 @@ fn update_camera(
 
 /// Reconstruction frames as Gaussians, a few kept.
 #[derive(Default)]
-pub struct GaussianFrames(VecDeque<(GaussianFrameKey, Option<Arc<GaussianScene>>)>);
+pub struct GaussianFrames(VecDeque<(MovedFrameKey, Option<Arc<GaussianScene>>)>);
 
-/// A frame's index and the bits of the motion it was carried by (see [`motion_key`]).
-type GaussianFrameKey = (usize, [u64; 7]);
+/// A frame's index and the bits of the motion it was carried by (see [`motion_key`]), for
+/// caching what is derived from the moved frame (Gaussians, shadows).
+type MovedFrameKey = (usize, [u64; 7]);
 
 impl GaussianFrames {
     /// Frame `index` as Gaussians, carried by `moved` (see [`Reconstruction::frame_moved_to`]).
@@ -483,9 +484,7 @@ fn update_athlete(
                 if m.0 != *h {
                     m.0 = h.clone();
                 }
-                if *transform != moved {
-                    *transform = moved;
-                }
+                transform.set_if_neq(moved);
                 *vis = Visibility::Inherited;
             }
             None => *vis = Visibility::Hidden,
@@ -524,10 +523,7 @@ fn update_ghosts(
         if m.0 != h {
             m.0 = h;
         }
-        let moved = super::convert::rigid_transform(&moved);
-        if *transform != moved {
-            *transform = moved;
-        }
+        transform.set_if_neq(super::convert::rigid_transform(&moved));
         *vis = Visibility::Inherited;
         let Some(colour) = colour else {
             continue; // the depth pass needs no parameters
@@ -696,10 +692,7 @@ fn update_postures(
         if m.0 != h {
             m.0 = h;
         }
-        let moved = super::convert::rigid_transform(&moved);
-        if *transform != moved {
-            *transform = moved;
-        }
+        transform.set_if_neq(super::convert::rigid_transform(&moved));
         *vis = Visibility::Inherited;
         let colour = posture_colour(&style, g.opacity);
         let stale = materials.get(&mat.0).is_some_and(|x| x.color != colour);
@@ -723,7 +716,7 @@ fn update_shadows(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<FlatMaterial>>,
     mut cache: ResMut<SplatCache>,
-    mut built: Local<DerivedMeshes<(GaussianFrameKey, [u64; 4])>>,
+    mut built: Local<DerivedMeshes<(MovedFrameKey, [u64; 4])>>,
     mut q: Query<(
         &ShadowCaster,
         &mut Mesh3d,
