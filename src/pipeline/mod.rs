@@ -1371,7 +1371,8 @@ fn ground_footprint(cams: &[CaptureCamera], at: &Point3<f64>) -> f64 {
 
 /// The fences beside the course in the plates (their textures named, not yet baked). Fences
 /// stand between the course and the cameras: searched from beside the athlete's lane out to a
-/// metre short of the outermost camera on each side.
+/// metre short of the outermost camera on each side. Where too few views see a fence to judge,
+/// it runs on as far as the rig's cameras stand along the course.
 fn find_fences(
     model: &VenueModel,
     rig: &[&crate::camera::Camera],
@@ -1385,11 +1386,16 @@ fn find_fences(
             .map(|c| side * frame.coords(&c.centre()).1)
             .fold(0.0, f64::max)
     };
+    let ends = rig.iter().map(|c| frame.coords(&c.centre()).0);
+    let reach = ends.fold((f64::INFINITY, f64::NEG_INFINITY), |r, s| {
+        (r.0.min(s), r.1.max(s))
+    });
     let search = fence::FenceSearch {
         frame,
         ground: &ground,
         plates: grey,
         s_range,
+        reach,
         near: 2.0 * crate::reconstruct::venue::LANE_HALF_WIDTH,
         far: (outermost(1.0) - 1.0, outermost(-1.0) - 1.0),
     };

@@ -68,6 +68,9 @@ pub struct FenceSearch<'a> {
     pub plates: &'a [GreyPlate<'a>],
     /// The range along the course searched (m).
     pub s_range: (f64, f64),
+    /// How far along the course a fence may run on where too few views see it to judge (m):
+    /// typically the rig's ends.
+    pub reach: (f64, f64),
     /// Offsets searched on each side: from `near` out to `far` (m, unsigned; `far` for the
     /// left side, then the right).
     pub near: f64,
@@ -212,39 +215,96 @@ impl FenceSearch<'_> {
         Some((edge - HEIGHT_R).max(HEIGHT_R))
     }
 
-    /// Where along the course the wall at `l` (of `height`) stands: the longest run of
-    /// positions where the views agree on it, gaps up to [`MAX_GAP`] bridged.
+    /// Where along the course the wall at `l` (of `height`) stands (see [`wall_extent`]).
     fn extent(&self, l: f64, height: f64, s_pos: &[f64]) -> Option<(f64, f64)> {
         let hs: Vec<f64> = (1..=4).map(|k| height * k as f64 / 5.0).collect();
-        let on: Vec<bool> = s_pos
+        let seen: Vec<Wall> = s_pos
             .par_iter()
             .map(|&s| {
                 let mut buf = Vec::new();
                 let seen_by = self.seen_by(s, l, height);
-                hs.iter().any(|&h| {
-                    self.cost((s, l, h), PATCH_R.min(height / 4.0), &seen_by, &mut buf)
-                        .is_some_and(|c| c < AGREE)
-                })
+                let costs: Vec<f32> = hs
+                    .iter()
+                    .filter_map(|&h| {
+                        self.cost((s, l, h), PATCH_R.min(height / 4.0), &seen_by, &mut buf)
+                    })
+                    .collect();
+                if costs.iter().any(|&c| c < AGREE) {
+                    Wall::Agreed
+                } else if costs.is_empty() {
+                    Wall::Unseen
+                } else {
+                    Wall::Disagreed
+                }
             })
             .collect();
-        let mut best: Option<(f64, f64)> = None;
-        let mut run: Option<(f64, f64)> = None;
-        for (&s, &hit) in s_pos.iter().zip(&on) {
-            if !hit {
-                continue;
+        tracing::debug!(
+            "fence at {l:.2} m along it (every metre from {:.1} m; # agreed, . disagreed, ? unseen): {}",
+            s_pos.first().copied().unwrap_or(0.0),
+            seen.iter()
+                .map(|w| match w {
+                    Wall::Agreed => '#',
+                    Wall::Disagreed => '.',
+                    Wall::Unseen => '?',
+                })
+                .collect::<String>()
+        );
+        wall_extent(s_pos, &seen, self.reach)
+    }
+}
+
+/// Where along the course a wall stands, from what the views say of it at `s_pos` (increasing):
+/// the longest run of positions where they agree on it, gaps up to [`MAX_GAP`] bridged, then
+/// carried on at both ends through stretches too few textured views see to judge (a fence
+/// does not stop where the cameras stop seeing it), as far as `reach` and up to a
+/// disagreement longer than [`MAX_GAP`].
+fn wall_extent(s_pos: &[f64], seen: &[Wall], reach: (f64, f64)) -> Option<(f64, f64)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut run: Option<(usize, usize)> = None;
+    for (i, _) in seen.iter().enumerate().filter(|(_, w)| **w == Wall::Agreed) {
+        run = match run {
+            Some((a, b)) if s_pos[i] - s_pos[b] <= MAX_GAP => Some((a, i)),
+            _ => Some((i, i)),
+        };
+        if let Some((a, b)) = run
+            && best.is_none_or(|(x, y)| s_pos[b] - s_pos[a] > s_pos[y] - s_pos[x])
+        {
+            best = Some((a, b));
+        }
+    }
+    let (a, b) = best.filter(|(a, b)| b > a)?;
+    // Carries an end on from `from` through the positions `order` gives.
+    let carry = |from: usize, order: &mut dyn Iterator<Item = usize>| {
+        let mut end = from;
+        for i in order {
+            if s_pos[i] < reach.0 || s_pos[i] > reach.1 {
+                break;
             }
-            run = match run {
-                Some((a, b)) if s - b <= MAX_GAP => Some((a, s)),
-                _ => Some((s, s)),
-            };
-            if let Some((a, b)) = run
-                && best.is_none_or(|(x, y)| b - a > y - x)
-            {
-                best = Some((a, b));
+            if seen[i] != Wall::Disagreed {
+                end = i;
+            } else if (s_pos[i] - s_pos[end]).abs() > MAX_GAP {
+                break;
             }
         }
-        best.filter(|(a, b)| b > a).map(|(a, b)| (a - 0.5, b + 0.5))
-    }
+        end
+    };
+    let a = carry(a, &mut (0..a).rev());
+    let b = carry(b, &mut (b + 1..seen.len()));
+    Some((
+        (s_pos[a] - 0.5).max(reach.0.min(s_pos[a])),
+        (s_pos[b] + 0.5).min(reach.1.max(s_pos[b])),
+    ))
+}
+
+/// What the views say of a wall at one position along it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wall {
+    /// Enough textured views agree on it.
+    Agreed,
+    /// Enough textured views see it, and disagree at every height.
+    Disagreed,
+    /// Too few textured views to tell.
+    Unseen,
 }
 
 /// The middle of the widest run of values tied for the largest count.
@@ -296,6 +356,45 @@ mod tests {
         let v: Vec<f64> = (0..8).map(|i| i as f64).collect();
         assert_eq!(centre_of_best(&v, &[1, 5, 5, 2, 5, 5, 5, 0]), 5.0);
         assert_eq!(centre_of_best(&v, &[0, 0, 0, 0, 0, 0, 0, 9]), 7.0);
+    }
+
+    /// A wall's extent: the longest agreed run, carried on through what no views can judge,
+    /// up to a long disagreement or the rig's ends.
+    #[test]
+    fn a_wall_runs_on_where_the_views_cannot_judge_it() {
+        let walls = |t: &str| -> Vec<Wall> {
+            t.chars()
+                .map(|c| match c {
+                    '#' => Wall::Agreed,
+                    '.' => Wall::Disagreed,
+                    _ => Wall::Unseen,
+                })
+                .collect()
+        };
+        let s: Vec<f64> = (0..20).map(|i| i as f64).collect();
+        let all = (-100.0, 100.0);
+        // Unseen either side: carried to the ends of what was searched.
+        assert_eq!(
+            wall_extent(&s, &walls("?????#####?????#????"), all),
+            Some((-0.5, 19.5))
+        );
+        // A short disagreement (3 m) is bridged, a long one (6 m) is not.
+        assert_eq!(
+            wall_extent(&s, &walls("??......####...?????"), all),
+            Some((7.5, 19.5))
+        );
+        // Only as far as the rig's ends.
+        assert_eq!(
+            wall_extent(&s, &walls("?????#####??????????"), (3.0, 12.0)),
+            Some((3.0, 12.0))
+        );
+        // Seen and disagreed on everywhere but the run: the run alone, half a metre grown.
+        assert_eq!(
+            wall_extent(&s, &walls("........####........"), all),
+            Some((7.5, 11.5))
+        );
+        // No run of two agreeing positions: no wall.
+        assert_eq!(wall_extent(&s, &walls("????????#???????????"), all), None);
     }
 
     #[test]

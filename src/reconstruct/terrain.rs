@@ -408,6 +408,17 @@ fn profile_pass(
     (offsets, measured)
 }
 
+/// `profile`'s heights averaged over `half` samples either side (fewer at the ends).
+fn smoothed(profile: &[(f64, f64)], half: usize) -> Vec<(f64, f64)> {
+    (0..profile.len())
+        .map(|i| {
+            let window = &profile[i.saturating_sub(half)..(i + half + 1).min(profile.len())];
+            let z = window.iter().map(|p| p.1).sum::<f64>() / window.len() as f64;
+            (profile[i].0, z)
+        })
+        .collect()
+}
+
 /// Beyond the last run of [`MEASURED_RUN`] measured positions at either end, a profile
 /// continues at the slope it had over the last [`SLOPE_FIT`] metres measured (a hill goes on
 /// down, an in-run on up, rather than stopping dead), for at most [`EXTRAPOLATE`] metres, level
@@ -495,10 +506,19 @@ pub fn estimate(
         .into_iter()
         .flat_map(|l| [l, -l])
         .collect();
-    // Along: coarse, then fine around the coarse path.
+    // Along: coarse (±16 m), then twice finer around the path found so far. Each finer pass
+    // searches around a moving average of that path, not the path itself: the coarse pass
+    // favours a smooth path and so rounds off the foot of a steep landing hill, and searching
+    // only ±2 m around that bias could not climb back out of it.
     let mut along: Vec<(f64, f64)> = s_pos.iter().map(|&s| (s, prior(s, 1.5 * lane))).collect();
     let mut measured = Vec::new();
-    for (reach, dz, r) in [(16.0, 0.25, 0.5), (0.4, 0.04, 0.3)] {
+    for (pass, (reach, dz, r)) in [(16.0, 0.25, 0.5), (2.0, 0.1, 0.5), (0.4, 0.04, 0.3)]
+        .into_iter()
+        .enumerate()
+    {
+        if pass > 0 {
+            along = smoothed(&along, 3);
+        }
         let base = |s: f64, _l: f64| AxisMap::interp(&along, s);
         let t0 = std::time::Instant::now();
         let (off, seen) = profile_pass(&s_pos, &side, &base, &point, reach, dz, r, frame, plates);
@@ -517,6 +537,14 @@ pub fn estimate(
             .map(|(&s, o)| (s, AxisMap::interp(&along, s) + o))
             .collect();
     }
+    tracing::debug!(
+        "terrain: along measured (every 0.5 m from {:.1} m): {}",
+        s_pos.first().copied().unwrap_or(0.0),
+        measured
+            .iter()
+            .map(|&b| if b { '#' } else { '.' })
+            .collect::<String>()
+    );
     extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
@@ -529,8 +557,15 @@ pub fn estimate(
     for (reach, dz, r) in [(4.0, 0.1, 0.5), (0.3, 0.03, 0.3)] {
         let base = |l: f64, s: f64| AxisMap::interp(&along, s) + AxisMap::interp(&across, l);
         let t0 = std::time::Instant::now();
-        let (off, _) = profile_pass(
+        let (off, seen) = profile_pass(
             &l_pos, &s_samples, &base, &swap, reach, dz, r, frame, plates,
+        );
+        tracing::debug!(
+            "terrain: across measured (every 0.5 m from {:.1} m): {}",
+            l_pos.first().copied().unwrap_or(0.0),
+            seen.iter()
+                .map(|&b| if b { '#' } else { '.' })
+                .collect::<String>()
         );
         tracing::debug!(
             "terrain: across ±{reach} m, {} positions x {} samples x {} candidates in {:.2} s",

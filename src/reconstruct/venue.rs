@@ -453,10 +453,142 @@ pub fn bake_ground(
         };
         blend(plates, &p, &score, depth)
     });
-    // Unseen ground (beyond what any camera sees, or hidden from all): the snow's typical
-    // colour, the median of what is seen, rather than a guess.
-    let snow = median_colour(texels.iter().flatten()).unwrap_or(UNSEEN_SNOW);
-    fill_texels(&texels, width, height, |_, _| snow)
+    // Unseen ground (beyond what any camera sees, or hidden from all): what is seen nearest,
+    // away from the fences, blended smoothly (a landing hill goes on in the light it had where last seen; a snow bank
+    // behind a fence is as bright as its seen part, not the venue's typical grey).
+    // Texels at a fence's foot carry the fence's colour into the ground, and strongly
+    // coloured ones are the fences', lines' and markings' paint, not snow: neither is a source.
+    let near_fence = |x: u32, y: u32| {
+        let (s, l) = (cols[x as usize].0, rows[y as usize].0);
+        model
+            .fences
+            .iter()
+            .any(|f| (l - f.l).abs() < 1.0 && s > f.s.0 - 1.0 && s < f.s.1 + 1.0)
+    };
+    let sources: Vec<Option<[u8; 3]>> = texels
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            t.filter(|c| !near_fence(x, y) && chroma(c) <= MAX_SNOW_CHROMA)
+        })
+        .collect();
+    let filled = push_pull(&sources, width, height);
+    fill_texels(&texels, width, height, |x, y| {
+        filled
+            .as_ref()
+            .map_or(UNSEEN_SNOW, |f| f[(y * width + x) as usize])
+    })
+}
+
+/// The largest spread between a colour's channels (sRGB levels) that still passes for snow
+/// when filling unseen ground: snow in sun or shade is nearly grey (its blue tint is about 25
+/// levels), fence padding and dye lines are far more coloured.
+const MAX_SNOW_CHROMA: u8 = 60;
+
+/// The spread between a colour's largest and smallest channel.
+fn chroma(c: &[u8; 3]) -> u8 {
+    let (lo, hi) = c
+        .iter()
+        .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    hi - lo
+}
+
+/// Every texel of a `width` × `height` picture with holes (`None`) given a colour by
+/// push-pull: seen texels are averaged (in linear light) up a pyramid of halving levels, then
+/// each level's holes take the bilinear sample of the level above, from the coarsest down. A
+/// hole thus gets the colours seen around it, more smoothly the further it is from them.
+/// `None` when no texel is seen.
+fn push_pull(texels: &[Option<[u8; 3]>], width: u32, height: u32) -> Option<Vec<[u8; 3]>> {
+    // Per level: (width, height, premultiplied colour and weight per texel).
+    type Level = (usize, usize, Vec<[f32; 4]>);
+    let (w, h) = (width as usize, height as usize);
+    if w == 0 || h == 0 || texels.len() != w * h || texels.iter().all(Option::is_none) {
+        return None;
+    }
+    let base: Vec<[f32; 4]> = texels
+        .iter()
+        .map(|t| match t {
+            Some(c) => {
+                let [r, g, b] = c.map(srgb_to_linear);
+                [r, g, b, 1.0]
+            }
+            None => [0.0; 4],
+        })
+        .collect();
+    let mut levels: Vec<Level> = vec![(w, h, base)];
+    while let Some((lw, lh, v)) = levels.last().filter(|l| l.0 > 1 || l.1 > 1) {
+        let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
+        let mut next = vec![[0.0f32; 4]; nw * nh];
+        for y in 0..*lh {
+            for x in 0..*lw {
+                let (src, dst) = (v[y * lw + x], &mut next[(y / 2) * nw + x / 2]);
+                for k in 0..4 {
+                    dst[k] += src[k];
+                }
+            }
+        }
+        levels.push((nw, nh, next));
+    }
+    // Pull: from the coarsest (one texel, the mean of all seen) down, holes from the level
+    // above. Colours are normalised (weight 1) once a level is done.
+    let normalise = |t: &mut [f32; 4]| {
+        if t[3] > 0.0 {
+            let inv = 1.0 / t[3];
+            *t = [t[0] * inv, t[1] * inv, t[2] * inv, 1.0];
+        }
+    };
+    if let Some(top) = levels.last_mut() {
+        top.2.iter_mut().for_each(normalise);
+    }
+    for k in (0..levels.len() - 1).rev() {
+        let (finer, coarser) = levels.split_at_mut(k + 1);
+        let (fw, level) = (finer[k].0, &finer[k].2);
+        let (pw, ph, parent) = (&coarser[0].0, &coarser[0].1, &coarser[0].2);
+        let texel = |x: isize, y: isize| {
+            parent[(y.clamp(0, *ph as isize - 1) as usize) * pw
+                + x.clamp(0, *pw as isize - 1) as usize]
+        };
+        let filled: Vec<[f32; 4]> = level
+            .par_iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                if t[3] > 0.0 {
+                    let mut t = t;
+                    normalise(&mut t);
+                    return t;
+                }
+                // The texel's centre in the parent level's texels.
+                let (x, y) = ((i % fw) as f64, (i / fw) as f64);
+                let (px, py) = ((x + 0.5) / 2.0 - 0.5, (y + 0.5) / 2.0 - 0.5);
+                let (x0, y0) = (px.floor(), py.floor());
+                let (fx, fy) = ((px - x0) as f32, (py - y0) as f32);
+                let (x0, y0) = (x0 as isize, y0 as isize);
+                let mut out = [0.0f32; 4];
+                for (dx, dy, wgt) in [
+                    (0, 0, (1.0 - fx) * (1.0 - fy)),
+                    (1, 0, fx * (1.0 - fy)),
+                    (0, 1, (1.0 - fx) * fy),
+                    (1, 1, fx * fy),
+                ] {
+                    let p = texel(x0 + dx, y0 + dy);
+                    for c in 0..3 {
+                        out[c] += p[c] * wgt;
+                    }
+                }
+                out[3] = 1.0;
+                out
+            })
+            .collect();
+        finer[k].2 = filled;
+    }
+    Some(
+        levels[0]
+            .2
+            .iter()
+            .map(|t| [0, 1, 2].map(|c| linear_to_srgb(t[c])))
+            .collect(),
+    )
 }
 
 /// Metres per texel of a fence texture, along it and up it.
@@ -637,5 +769,32 @@ mod tests {
         for k in 0..3 {
             assert!(top[k].abs_diff(plain[k]) <= 12, "{top:?} against {plain:?}");
         }
+    }
+
+    /// Holes in the ground texture take the colours seen nearest them: a hole between two
+    /// colours shades from one to the other, seen texels are kept, nothing seen gives nothing.
+    #[test]
+    fn ground_holes_are_filled_from_the_nearest_seen_texels() {
+        let (w, h) = (32u32, 8u32);
+        let mut texels = vec![None; (w * h) as usize];
+        for y in 0..h {
+            for x in 0..4 {
+                texels[(y * w + x) as usize] = Some([200, 200, 200]);
+                texels[(y * w + w - 1 - x) as usize] = Some([40, 40, 40]);
+            }
+        }
+        let out = push_pull(&texels, w, h).expect("filled");
+        let px = |x: u32, y: u32| out[(y * w + x) as usize];
+        assert_eq!(px(0, 3), [200, 200, 200]);
+        assert_eq!(px(31, 3), [40, 40, 40]);
+        // Next to the seen texels: close to them; in the middle: between the two.
+        assert!(px(5, 3)[0] > 150, "{:?}", px(5, 3));
+        assert!(px(26, 3)[0] < 90, "{:?}", px(26, 3));
+        let mid = px(16, 3)[0];
+        assert!((60..=190).contains(&mid), "{mid}");
+        // From light to dark across the hole.
+        let row: Vec<u8> = (4..28).map(|x| px(x, 3)[0]).collect();
+        assert!(row.windows(2).all(|p| p[0] + 2 >= p[1]), "{row:?}");
+        assert!(push_pull(&[None; 16], 4, 4).is_none());
     }
 }

@@ -130,6 +130,8 @@ pub struct Venue {
 }
 
 const FAR: f64 = 450.0;
+/// Where the fences start and end along the course (x, m).
+pub const FENCE_X: (f64, f64) = (-22.0, 42.0);
 /// Slope of the kicker's back face (dz/dx).
 const KICKER_BACK_SLOPE: f64 = 1.4;
 
@@ -286,7 +288,7 @@ impl Venue {
                 continue;
             }
             let p = o + d * t;
-            if p.x < -22.0 || p.x > 42.0 {
+            if p.x < FENCE_X.0 || p.x > FENCE_X.1 {
                 continue;
             }
             let base = self.height(p.x, p.y);
