@@ -1386,10 +1386,8 @@ fn find_fences(
             .map(|c| side * frame.coords(&c.centre()).1)
             .fold(0.0, f64::max)
     };
-    let ends = rig.iter().map(|c| frame.coords(&c.centre()).0);
-    let reach = ends.fold((f64::INFINITY, f64::NEG_INFINITY), |r, s| {
-        (r.0.min(s), r.1.max(s))
-    });
+    // Along the course, the rig's cameras' own span.
+    let (reach, _) = terrain::rig_extent(&frame, rig, 0.0, f64::INFINITY);
     let search = fence::FenceSearch {
         frame,
         ground: &ground,

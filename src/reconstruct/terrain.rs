@@ -408,6 +408,14 @@ fn profile_pass(
     (offsets, measured)
 }
 
+/// Measured positions as `#`, the others as `.`, for the debug log.
+fn flags(measured: &[bool]) -> String {
+    measured
+        .iter()
+        .map(|&b| if b { '#' } else { '.' })
+        .collect()
+}
+
 /// `profile`'s heights averaged over `half` samples either side (fewer at the ends).
 fn smoothed(profile: &[(f64, f64)], half: usize) -> Vec<(f64, f64)> {
     (0..profile.len())
@@ -540,10 +548,7 @@ pub fn estimate(
     tracing::debug!(
         "terrain: along measured (every 0.5 m from {:.1} m): {}",
         s_pos.first().copied().unwrap_or(0.0),
-        measured
-            .iter()
-            .map(|&b| if b { '#' } else { '.' })
-            .collect::<String>()
+        flags(&measured)
     );
     extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
@@ -563,9 +568,7 @@ pub fn estimate(
         tracing::debug!(
             "terrain: across measured (every 0.5 m from {:.1} m): {}",
             l_pos.first().copied().unwrap_or(0.0),
-            seen.iter()
-                .map(|&b| if b { '#' } else { '.' })
-                .collect::<String>()
+            flags(&seen)
         );
         tracing::debug!(
             "terrain: across ±{reach} m, {} positions x {} samples x {} candidates in {:.2} s",

@@ -454,10 +454,11 @@ pub fn bake_ground(
         blend(plates, &p, &score, depth)
     });
     // Unseen ground (beyond what any camera sees, or hidden from all): what is seen nearest,
-    // away from the fences, blended smoothly (a landing hill goes on in the light it had where last seen; a snow bank
-    // behind a fence is as bright as its seen part, not the venue's typical grey).
-    // Texels at a fence's foot carry the fence's colour into the ground, and strongly
-    // coloured ones are the fences', lines' and markings' paint, not snow: neither is a source.
+    // away from the fences, blended smoothly (a landing hill goes on in the light it had where
+    // last seen; a snow bank behind a fence is as bright as its seen part, not the venue's
+    // typical grey). Texels at a fence's foot carry the fence's colour into the ground, and
+    // strongly coloured ones are the fences', lines' and markings' paint, not snow: neither
+    // is a source.
     let near_fence = |x: u32, y: u32| {
         let (s, l) = (cols[x as usize].0, rows[y as usize].0);
         model
