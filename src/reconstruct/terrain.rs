@@ -430,18 +430,11 @@ fn smoothed(profile: &[(f64, f64)], half: usize) -> Vec<(f64, f64)> {
 /// Beyond the last run of [`MEASURED_RUN`] measured positions at either end, a profile
 /// continues at the slope it had over the last [`SLOPE_FIT`] metres measured (a hill goes on
 /// down, an in-run on up, rather than stopping dead), for at most [`EXTRAPOLATE`] metres, level
-/// beyond; slopes steeper than 45° are taken as 45°.
-fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) {
+/// beyond; slopes steeper than 45° are taken as 45°. Returns the rise per metre outwards at
+/// the first and the last end (`None` when nothing was measured).
+fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) -> Option<[f64; 2]> {
     let n = profile.len().min(measured.len());
-    let run_at =
-        |i: usize| i + MEASURED_RUN <= n && measured[i..i + MEASURED_RUN].iter().all(|&m| m);
-    let Some(first) = (0..n).find(|&i| run_at(i)) else {
-        return;
-    };
-    let last = (0..n)
-        .rev()
-        .find(|&i| run_at(i))
-        .map_or(first, |i| i + MEASURED_RUN - 1);
+    let (first, last) = measured_ends(&measured[..n])?;
     // Least-squares slope of the measured samples within SLOPE_FIT of an end.
     let slope = |range: &mut dyn Iterator<Item = usize>| {
         let pts: Vec<(f64, f64)> = range.filter(|&i| measured[i]).map(|i| profile[i]).collect();
@@ -475,6 +468,21 @@ fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) {
     for p in profile[last + 1..].iter_mut() {
         p.1 = z_last + tail * (p.0 - s_last).min(EXTRAPOLATE);
     }
+    Some([-head, tail])
+}
+
+/// The first and last index of the measured part of a profile: from the first run of
+/// [`MEASURED_RUN`] measured positions to the end of the last (`None` when there is none).
+fn measured_ends(measured: &[bool]) -> Option<(usize, usize)> {
+    let n = measured.len();
+    let run_at =
+        |i: usize| i + MEASURED_RUN <= n && measured[i..i + MEASURED_RUN].iter().all(|&m| m);
+    let first = (0..n).find(|&i| run_at(i))?;
+    let last = (0..n)
+        .rev()
+        .find(|&i| run_at(i))
+        .map_or(first, |i| i + MEASURED_RUN - 1);
+    Some((first, last))
 }
 
 /// Consecutive positions that must be measured for a profile's end to count as measured.
@@ -550,7 +558,7 @@ pub fn estimate(
         s_pos.first().copied().unwrap_or(0.0),
         flags(&measured)
     );
-    extrapolate_ends(&mut along, &measured);
+    let slopes = extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
     // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm, is
@@ -585,8 +593,121 @@ pub fn estimate(
     }
     let mut course = CourseProfile { along, across };
     let cameras: Vec<&Camera> = plates.iter().map(|p| p.camera).collect();
+    if let Some(slopes) = slopes {
+        follow_masts(&mut course, frame, &cameras, &measured, slopes);
+    }
     keep_below_cameras(&mut course, frame, &cameras);
     course
+}
+
+/// How far beyond a measured end a camera must stand to steer the profile's continuation (m).
+const MAST_REACH: f64 = 4.0;
+/// How many cameras must stand over measured snow for their masts to be a guide.
+const MAST_SAMPLES: usize = 3;
+/// How much the masts beyond the measured snow may differ from those over it: the range of the
+/// measured ones, widened by this much either side (m).
+const MAST_SLACK: f64 = 0.5;
+
+/// Where the snow was not measured, the cameras standing there still bound where it is: a
+/// rig's cameras stand on masts or stands of similar heights above the snow. The heights of the
+/// cameras over measured snow give a range (widened by [`MAST_SLACK`]); each unmeasured end of
+/// the profile along the course keeps the slope it was measured to end with (`slopes`: rise per
+/// metre outwards at the first and last end) unless that puts a camera beyond the end higher or
+/// lower above the snow than the range allows. Then it is continued (through its last measured
+/// height, at most 45°) at the slope that puts those cameras least outside the range, the
+/// closest to the measured one among equals. Only cameras at least [`MAST_REACH`] beyond an end
+/// count: nearer, the measured slope has not had the room to go wrong.
+///
+/// The measured slope is unreliable where few cameras see the snow: an in-run seen from behind,
+/// a landing hill seen by half the rig.
+fn follow_masts(
+    course: &mut CourseProfile,
+    frame: &GroundFrame,
+    cameras: &[&Camera],
+    measured: &[bool],
+    slopes: [f64; 2],
+) {
+    let n = course.along.len().min(measured.len());
+    let Some((first, last)) = measured_ends(&measured[..n]) else {
+        return;
+    };
+    let (s_first, s_last) = (course.along[first].0, course.along[last].0);
+    let placed: Vec<(f64, f64, f64)> = cameras
+        .iter()
+        .map(|c| {
+            let centre = c.centre();
+            let (s, l) = frame.coords(&centre);
+            (s, l, centre.z)
+        })
+        .collect();
+    let masts: Vec<f64> = placed
+        .iter()
+        .filter(|p| p.0 >= s_first && p.0 <= s_last)
+        .map(|&(s, l, z)| z - course.height(s, l))
+        .filter(|&m| m > 0.0)
+        .collect();
+    if masts.len() < MAST_SAMPLES {
+        return;
+    }
+    let lowest = masts.iter().copied().fold(f64::MAX, f64::min) - MAST_SLACK;
+    let highest = masts.iter().copied().fold(f64::MIN, f64::max) + MAST_SLACK;
+    let (z_first, z_last) = (course.along[first].1, course.along[last].1);
+    for (k, (end, outward, z_end, range)) in [
+        (s_first, -1.0, z_first, 0..first),
+        (s_last, 1.0, z_last, last + 1..course.along.len()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Per camera beyond the end: its distance out, and the heights of the along profile
+        // there that put it `highest` and `lowest` above the snow.
+        let bounds: Vec<(f64, f64, f64)> = placed
+            .iter()
+            .map(|&(s, l, z)| {
+                let base = z - AxisMap::interp(&course.across, l);
+                ((s - end) * outward, base - highest, base - lowest)
+            })
+            .filter(|b| b.0 >= MAST_REACH)
+            .collect();
+        let outside = |slope: f64| -> f64 {
+            bounds
+                .iter()
+                .map(|&(d, lo, hi)| {
+                    let z = z_end + slope * d.min(EXTRAPOLATE);
+                    (lo - z).max(z - hi).max(0.0).powi(2)
+                })
+                .sum()
+        };
+        let measured_slope = slopes[k];
+        if outside(measured_slope) <= 0.0 {
+            continue;
+        }
+        // Slopes every 0.005 up to 45° either way; the least outside the range, and among those
+        // (within a square centimetre) the nearest the measured slope.
+        let scored: Vec<(f64, f64)> = (-200..=200)
+            .map(|i| i as f64 * 0.005)
+            .map(|g| (outside(g), g))
+            .collect();
+        let least = scored.iter().map(|c| c.0).fold(f64::MAX, f64::min);
+        let best = scored
+            .iter()
+            .filter(|c| c.0 <= least + 1e-4)
+            .map(|c| c.1)
+            .min_by(|a, b| {
+                (a - measured_slope)
+                    .abs()
+                    .total_cmp(&(b - measured_slope).abs())
+            })
+            .unwrap_or(measured_slope);
+        tracing::debug!(
+            "terrain: the {} end at {end:.1} m continued at {best:.2} instead of {measured_slope:.2}: {} cameras beyond stand {lowest:.1}-{highest:.1} m above the snow",
+            if k == 0 { "first" } else { "last" },
+            bounds.len()
+        );
+        for p in &mut course.along[range] {
+            p.1 = z_end + best * ((p.0 - end) * outward).min(EXTRAPOLATE);
+        }
+    }
 }
 
 /// How far below every camera of the rig the snow must lie (m).
@@ -801,6 +922,65 @@ mod tests {
         let mut flat: Vec<(f64, f64)> = s.iter().map(|&v| (v, 1.0)).collect();
         extrapolate_ends(&mut flat, &vec![false; s.len()]);
         assert!(flat.iter().all(|p| p.1 == 1.0));
+    }
+
+    /// A camera looking along +x from `eye`.
+    fn camera_at(eye: Point3<f64>) -> Camera {
+        use crate::camera::{Intrinsics, WorldFromCamera};
+        let target = eye + Vector3::new(10.0, 0.0, -2.0);
+        let pose = WorldFromCamera::looking_at(eye, target, Vector3::z()).inverse();
+        Camera::new(Intrinsics::centred(640, 480, 500.0), pose)
+    }
+
+    /// An in-run the plates could not measure, rising behind the measured part: the cameras
+    /// standing on it, far higher above the level continuation than the rig's other cameras
+    /// stand above the measured snow, lift it to the least slope that puts them within range.
+    #[test]
+    fn unmeasured_ends_keep_the_cameras_on_masts_like_the_others() {
+        let frame = GroundFrame {
+            origin: Point3::origin(),
+            along: Vector3::x(),
+            left: Vector3::y(),
+        };
+        // Measured (level, at 0) from s = 0 to 20; continued level both ways.
+        let s: Vec<f64> = (-60..=100).map(|i| i as f64 * 0.5).collect();
+        let measured: Vec<bool> = s.iter().map(|&v| (0.0..=20.0).contains(&v)).collect();
+        let mut course = CourseProfile {
+            along: s.iter().map(|&v| (v, 0.0)).collect(),
+            across: vec![(-30.0, 0.0), (30.0, 0.0)],
+        };
+        let rig = [
+            // Over the measured snow: 4, 5 and 6 m up.
+            camera_at(Point3::new(5.0, 10.0, 4.0)),
+            camera_at(Point3::new(10.0, -10.0, 5.0)),
+            camera_at(Point3::new(15.0, 10.0, 6.0)),
+            // On the in-run, 12 m above the level continuation, 15 m beyond its measured end.
+            camera_at(Point3::new(-15.0, 0.0, 12.0)),
+            // Just beyond the other end, 9 m up: too near the end to steer it.
+            camera_at(Point3::new(22.0, 0.0, 9.0)),
+        ];
+        let cameras: Vec<&Camera> = rig.iter().collect();
+        follow_masts(&mut course, &frame, &cameras, &measured, [0.0, 0.0]);
+        // At most 6 + MAST_SLACK below the camera: 5.5 m at s = -15, a slope of 0.367.
+        let at = |v: f64| course.height(v, 0.0);
+        assert!((at(-15.0) - 5.5).abs() < 0.1, "{}", at(-15.0));
+        assert!((at(-7.5) - 2.75).abs() < 0.1, "{}", at(-7.5));
+        // Level again EXTRAPOLATE beyond the end; the measured part and the far end untouched.
+        assert!((at(-30.0) - 11.0).abs() < 0.2, "{}", at(-30.0));
+        assert_eq!(at(10.0), 0.0);
+        assert_eq!(at(40.0), 0.0);
+        // Cameras within range leave the measured slope alone.
+        let mut within = CourseProfile {
+            along: s.iter().map(|&v| (v, -0.4 * v.min(0.0))).collect(),
+            across: course.across.clone(),
+        };
+        let before = within.clone();
+        follow_masts(&mut within, &frame, &cameras, &measured, [0.4, 0.0]);
+        assert_eq!(within, before);
+        // Fewer than MAST_SAMPLES cameras over measured snow: no guide, nothing changes.
+        let mut unguided = before.clone();
+        follow_masts(&mut unguided, &frame, &cameras[2..], &measured, [0.4, 0.0]);
+        assert_eq!(unguided, before);
     }
 
     #[test]
