@@ -430,9 +430,9 @@ fn smoothed(profile: &[(f64, f64)], half: usize) -> Vec<(f64, f64)> {
 /// Beyond the last run of [`MEASURED_RUN`] measured positions at either end, a profile
 /// continues at the slope it had over the last [`SLOPE_FIT`] metres measured (a hill goes on
 /// down, an in-run on up, rather than stopping dead), for at most [`EXTRAPOLATE`] metres, level
-/// beyond; slopes steeper than 45° are taken as 45°. Returns the rise per metre outwards at
-/// the first and the last end (`None` when nothing was measured).
-fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) -> Option<[f64; 2]> {
+/// beyond; slopes steeper than 45° are taken as 45°. Returns the measured part's ends and the
+/// slopes they were continued at (`None` when nothing was measured).
+fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) -> Option<MeasuredEnds> {
     let n = profile.len().min(measured.len());
     let (first, last) = measured_ends(&measured[..n])?;
     // Least-squares slope of the measured samples within SLOPE_FIT of an end.
@@ -468,7 +468,21 @@ fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) -> Option<[f6
     for p in profile[last + 1..].iter_mut() {
         p.1 = z_last + tail * (p.0 - s_last).min(EXTRAPOLATE);
     }
-    Some([-head, tail])
+    Some(MeasuredEnds {
+        first,
+        last,
+        rise: [-head, tail],
+    })
+}
+
+/// Where a profile's measured part ends, and how it was continued beyond.
+#[derive(Debug, Clone, Copy)]
+struct MeasuredEnds {
+    /// Indices of the first and last measured sample ([`measured_ends`]).
+    first: usize,
+    last: usize,
+    /// The rise per metre outwards beyond the first and the last end.
+    rise: [f64; 2],
 }
 
 /// The first and last index of the measured part of a profile: from the first run of
@@ -558,7 +572,7 @@ pub fn estimate(
         s_pos.first().copied().unwrap_or(0.0),
         flags(&measured)
     );
-    let slopes = extrapolate_ends(&mut along, &measured);
+    let ends = extrapolate_ends(&mut along, &measured);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
     // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm, is
@@ -593,8 +607,8 @@ pub fn estimate(
     }
     let mut course = CourseProfile { along, across };
     let cameras: Vec<&Camera> = plates.iter().map(|p| p.camera).collect();
-    if let Some(slopes) = slopes {
-        follow_masts(&mut course, frame, &cameras, &measured, slopes);
+    if let Some(ends) = ends {
+        follow_masts(&mut course, frame, &cameras, &ends);
     }
     keep_below_cameras(&mut course, frame, &cameras);
     course
@@ -611,11 +625,11 @@ const MAST_SLACK: f64 = 0.5;
 /// Where the snow was not measured, the cameras standing there still bound where it is: a
 /// rig's cameras stand on masts or stands of similar heights above the snow. The heights of the
 /// cameras over measured snow give a range (widened by [`MAST_SLACK`]); each unmeasured end of
-/// the profile along the course keeps the slope it was measured to end with (`slopes`: rise per
-/// metre outwards at the first and last end) unless that puts a camera beyond the end higher or
-/// lower above the snow than the range allows. Then it is continued (through its last measured
-/// height, at most 45°) at the slope that puts those cameras least outside the range, the
-/// closest to the measured one among equals. Only cameras at least [`MAST_REACH`] beyond an end
+/// the profile along the course keeps the slope it was continued at (`ends`, from
+/// [`extrapolate_ends`]) unless that puts a camera beyond the end higher or lower above the
+/// snow than the range allows. Then it is continued (through its last measured height, at most
+/// 45°) at the slope that puts those cameras least outside the range, the closest to the
+/// measured one among equals. Only cameras at least [`MAST_REACH`] beyond an end
 /// count: nearer, the measured slope has not had the room to go wrong.
 ///
 /// The measured slope is unreliable where few cameras see the snow: an in-run seen from behind,
@@ -624,13 +638,12 @@ fn follow_masts(
     course: &mut CourseProfile,
     frame: &GroundFrame,
     cameras: &[&Camera],
-    measured: &[bool],
-    slopes: [f64; 2],
+    ends: &MeasuredEnds,
 ) {
-    let n = course.along.len().min(measured.len());
-    let Some((first, last)) = measured_ends(&measured[..n]) else {
+    let MeasuredEnds { first, last, rise } = *ends;
+    if last >= course.along.len() {
         return;
-    };
+    }
     let (s_first, s_last) = (course.along[first].0, course.along[last].0);
     let placed: Vec<(f64, f64, f64)> = cameras
         .iter()
@@ -678,7 +691,7 @@ fn follow_masts(
                 })
                 .sum()
         };
-        let measured_slope = slopes[k];
+        let measured_slope = rise[k];
         if outside(measured_slope) <= 0.0 {
             continue;
         }
@@ -960,7 +973,9 @@ mod tests {
             camera_at(Point3::new(22.0, 0.0, 9.0)),
         ];
         let cameras: Vec<&Camera> = rig.iter().collect();
-        follow_masts(&mut course, &frame, &cameras, &measured, [0.0, 0.0]);
+        let (first, last) = measured_ends(&measured).expect("a measured part");
+        let ends = |rise| MeasuredEnds { first, last, rise };
+        follow_masts(&mut course, &frame, &cameras, &ends([0.0, 0.0]));
         // At most 6 + MAST_SLACK below the camera: 5.5 m at s = -15, a slope of 0.367.
         let at = |v: f64| course.height(v, 0.0);
         assert!((at(-15.0) - 5.5).abs() < 0.1, "{}", at(-15.0));
@@ -975,11 +990,11 @@ mod tests {
             across: course.across.clone(),
         };
         let before = within.clone();
-        follow_masts(&mut within, &frame, &cameras, &measured, [0.4, 0.0]);
+        follow_masts(&mut within, &frame, &cameras, &ends([0.4, 0.0]));
         assert_eq!(within, before);
         // Fewer than MAST_SAMPLES cameras over measured snow: no guide, nothing changes.
         let mut unguided = before.clone();
-        follow_masts(&mut unguided, &frame, &cameras[2..], &measured, [0.4, 0.0]);
+        follow_masts(&mut unguided, &frame, &cameras[2..], &ends([0.4, 0.0]));
         assert_eq!(unguided, before);
     }
 
