@@ -628,7 +628,42 @@ pub fn bake_fence(
         blend(plates, &p, &score, depth)
     });
     let typical = median_colour(texels.iter().flatten()).unwrap_or(UNSEEN_SNOW);
-    fill_texels(&texels, width, height, |_, _| typical)
+    // A fence's panels, bands and rails run along it: an unseen texel takes what its row looks
+    // like nearest along the fence, not the whole face's colour.
+    let rows: Vec<Vec<(u32, [u8; 3])>> = texels
+        .chunks(width.max(1) as usize)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .filter_map(|(x, t)| t.map(|c| (x as u32, c)))
+                .collect()
+        })
+        .collect();
+    fill_texels(&texels, width, height, |x, y| {
+        nearest_along(&rows[y as usize], x, FENCE_FILL_TEXELS).unwrap_or(typical)
+    })
+}
+
+/// How many seen texels of its row an unseen fence texel takes the median of.
+const FENCE_FILL_TEXELS: usize = 25;
+
+/// The median colour of the `k` texels of `seen` (column, colour; columns increasing) nearest
+/// column `x` (`None` when there are none).
+fn nearest_along(seen: &[(u32, [u8; 3])], x: u32, k: usize) -> Option<[u8; 3]> {
+    let (mut lo, mut hi) = {
+        let i = seen.partition_point(|t| t.0 < x);
+        (i, i)
+    };
+    while hi - lo < k && (lo > 0 || hi < seen.len()) {
+        let left = lo.checked_sub(1).map(|i| x - seen[i].0);
+        let right = seen.get(hi).map(|t| t.0 - x);
+        match (left, right) {
+            (Some(a), Some(b)) if a <= b => lo -= 1,
+            (Some(_), None) => lo -= 1,
+            _ => hi += 1,
+        }
+    }
+    median_colour(seen[lo..hi].iter().map(|t| &t.1))
 }
 
 /// Unit direction of a dome texel (equirectangular: u = longitude, v = colatitude from +z).
@@ -727,6 +762,21 @@ fn plain_sky(colat: f64) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unseen_fence_texels_take_their_rows_nearest_colours() {
+        let row: Vec<(u32, [u8; 3])> = vec![(2, [10, 0, 0]), (3, [20, 0, 0]), (9, [90, 0, 0])];
+        // Beyond an end: the nearest ones.
+        assert_eq!(nearest_along(&row, 0, 1), Some([10, 0, 0]));
+        assert_eq!(nearest_along(&row, 0, 2), Some([20, 0, 0]));
+        assert_eq!(nearest_along(&row, 15, 1), Some([90, 0, 0]));
+        // In a gap: from whichever side is nearer.
+        assert_eq!(nearest_along(&row, 5, 1), Some([20, 0, 0]));
+        assert_eq!(nearest_along(&row, 7, 1), Some([90, 0, 0]));
+        // Fewer seen than asked for: all of them.
+        assert_eq!(nearest_along(&row, 5, 10), Some([20, 0, 0]));
+        assert_eq!(nearest_along(&[], 5, 10), None);
+    }
 
     #[test]
     fn median_colour_is_per_channel() {
