@@ -9,7 +9,8 @@
 //! course. Each fence is rendered as a textured wall with two faces (towards the course and
 //! away from it), so the venue's ground no longer carries the fences smeared flat across it.
 
-use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, photo_cost, range_steps};
+use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, cheapest_path, photo_cost, range_steps};
+use super::venue::AxisMap;
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,10 @@ pub struct Fence {
     pub s: (f64, f64),
     /// Height above the snow (m).
     pub height: f64,
+    /// Where the wall's foot stands, measured along it: (s, z) every half metre over `s`,
+    /// world heights (m). Empty: on the venue's ground.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foot: Vec<(f64, f64)>,
     /// Texture of the face towards the course (relative to the reconstruction directory);
     /// columns along the course from `s.0`, rows from the top down.
     pub inner_texture: PathBuf,
@@ -40,6 +45,18 @@ impl Fence {
             && self.s.0 < self.s.1
             && self.height.is_finite()
             && self.height > 0.0
+            && self.foot.iter().all(|p| p.0.is_finite() && p.1.is_finite())
+            && self.foot.windows(2).all(|w| w[0].0 < w[1].0)
+    }
+
+    /// The height of the wall's foot at `s` along it: its measured foot, or else `ground`
+    /// (the venue's snow under the wall).
+    pub fn foot_height(&self, s: f64, ground: impl FnOnce() -> f64) -> f64 {
+        if self.foot.is_empty() {
+            ground()
+        } else {
+            AxisMap::interp(&self.foot, s)
+        }
     }
 
     /// Unit normal of the face towards the course (horizontal, pointing at l = 0).
@@ -60,6 +77,15 @@ const MIN_SPOTS: usize = 12;
 const MIN_CONTRAST: f64 = 3.0;
 /// Gaps along a fence up to this long (m) are bridged (a camera's blind spot, a gate).
 const MAX_GAP: f64 = 4.0;
+/// The foot is searched this far above and below the venue's snow (m)...
+const FOOT_REACH: f64 = 1.5;
+/// ...in steps of this (m), every [`FOOT_SPACING`] along the wall.
+const FOOT_STEP: f64 = 0.05;
+const FOOT_SPACING: f64 = 0.5;
+/// How far above and below the wall a spot the views agree on counts against it (m).
+const FOOT_MARGIN: f64 = 0.4;
+/// Fewer agreeing spots than this at a position along the wall do not tell where it stands.
+const FOOT_MIN_SPOTS: usize = 4;
 
 /// What a search sees: the plates, and the snow's height at (s, l).
 pub struct FenceSearch<'a> {
@@ -93,12 +119,7 @@ impl FenceSearch<'_> {
 
     /// The plates that may see some of the wall at (s, l) up to `top`.
     fn seen_by(&self, s: f64, l: f64, top: f64) -> Vec<&GreyPlate<'_>> {
-        let z = (self.ground)(s, l);
-        let ends = [self.frame.point(s, l, z), self.frame.point(s, l, z + top)];
-        self.plates
-            .iter()
-            .filter(|pl| pl.may_see_any(&ends))
-            .collect()
+        self.seen_by_span(s, l, (0.0, top))
     }
 
     /// Agreeing spots on the wall at offset `l`: over `s_pos`, at `heights`.
@@ -161,13 +182,79 @@ impl FenceSearch<'_> {
         let l = side * centre_of_best(&fine, &fine_counts);
         let height = self.height(l, &s_pos)?;
         let s = self.extent(l, height, &s_pos)?;
+        let foot = self.foot(l, height, s);
         Some(Fence {
             l,
             s,
             height,
+            foot,
             inner_texture: PathBuf::new(),
             outer_texture: PathBuf::new(),
         })
+    }
+
+    /// Where the foot of the wall at `l` (of `height`) stands, every [`FOOT_SPACING`] over
+    /// `s`: world heights (see [`Fence::foot`]); empty where the views tell nowhere.
+    ///
+    /// The snow under a fence is measured badly where it matters most: a fence's paint is far
+    /// more textured than snow, and the snow beside it is smoothed across the course. At each
+    /// position, small vertical patches from [`FOOT_REACH`] below the snow to as far above
+    /// the wall's top say where the views agree; the foot is where a box of the wall's height
+    /// covers the most agreeing spots and leaves the fewest within [`FOOT_MARGIN`] below it
+    /// ([`foot_costs`]). Along the wall the cheapest smooth path through those scores links the
+    /// positions, and carries the nearest measured ones over the rest.
+    fn foot(&self, l: f64, height: f64, s: (f64, f64)) -> Vec<(f64, f64)> {
+        let s_pos = range_steps(s.0, s.1, FOOT_SPACING);
+        let lo = -FOOT_REACH - FOOT_MARGIN;
+        let hs = range_steps(lo, FOOT_REACH + height + FOOT_MARGIN, FOOT_STEP);
+        let candidates = range_steps(-FOOT_REACH, FOOT_REACH, FOOT_STEP);
+        let cost: Vec<Vec<f32>> = s_pos
+            .par_iter()
+            .map(|&sp| {
+                let mut buf = Vec::new();
+                let seen_by = self.seen_by_span(sp, l, (lo, hs.last().copied().unwrap_or(lo)));
+                let agree: Vec<bool> = hs
+                    .iter()
+                    .map(|&h| {
+                        self.cost((sp, l, h), HEIGHT_R, &seen_by, &mut buf)
+                            .is_some_and(|c| c < AGREE)
+                    })
+                    .collect();
+                foot_costs(&agree, lo, &candidates, height)
+            })
+            .collect();
+        let measured: Vec<bool> = cost.iter().map(|c| c[0].is_finite()).collect();
+        tracing::debug!(
+            "fence at {l:.2} m: foot measured (every {FOOT_SPACING} m from {:.1} m): {}",
+            s.0,
+            measured
+                .iter()
+                .map(|&m| if m { '#' } else { '.' })
+                .collect::<String>()
+        );
+        if !measured.iter().any(|&m| m) {
+            return Vec::new();
+        }
+        // Smoothness in agreeing spots per step of the foot.
+        cheapest_path(&cost, 0.02)
+            .into_iter()
+            .zip(&s_pos)
+            .map(|(d, &sp)| (sp, (self.ground)(sp, l) - FOOT_REACH + d * FOOT_STEP))
+            .collect()
+    }
+
+    /// The plates that may see some of the wall at (s, l) between the heights `span` above the
+    /// snow.
+    fn seen_by_span(&self, s: f64, l: f64, span: (f64, f64)) -> Vec<&GreyPlate<'_>> {
+        let z = (self.ground)(s, l);
+        let ends = [
+            self.frame.point(s, l, z + span.0),
+            self.frame.point(s, l, z + span.1),
+        ];
+        self.plates
+            .iter()
+            .filter(|pl| pl.may_see_any(&ends))
+            .collect()
     }
 
     /// How far up the wall at `l` stands: where the views stop agreeing on it, scanning up
@@ -296,6 +383,41 @@ fn wall_extent(s_pos: &[f64], seen: &[Wall], reach: (f64, f64)) -> Option<(f64, 
     ))
 }
 
+/// Per candidate foot (offsets from the snow), how badly a wall of `height` standing there
+/// explains where the views agree (`agree`, every [`FOOT_STEP`] up from `lo`): 1 − (agreeing
+/// spots on the wall − agreeing spots within [`FOOT_MARGIN`] below it) / spots on the wall.
+/// All NaN (nothing to tell) with fewer than [`FOOT_MIN_SPOTS`] agreeing spots.
+///
+/// Agreement above the wall does not count against it: it spills over the top far more than
+/// under the foot (on aerials16 up to half a metre: the top edge is the strongest texture in
+/// a patch that reaches it, and the landing hill behind shows dye lines), and a wall's
+/// height is measured once for its whole length ([`FenceSearch::height`]), so a penalty there
+/// lifted the foot with it.
+fn foot_costs(agree: &[bool], lo: f64, candidates: &[f64], height: f64) -> Vec<f32> {
+    if agree.iter().filter(|&&a| a).count() < FOOT_MIN_SPOTS {
+        return vec![f32::NAN; candidates.len()];
+    }
+    let at = |h: f64| {
+        let i = ((h - lo) / FOOT_STEP).round();
+        i >= 0.0 && agree.get(i as usize).copied().unwrap_or(false)
+    };
+    let count = |a: f64, b: f64| {
+        range_steps(a, b, FOOT_STEP)
+            .into_iter()
+            .filter(|&h| at(h))
+            .count() as f32
+    };
+    let on = (height / FOOT_STEP).round().max(1.0) as f32;
+    candidates
+        .iter()
+        .map(|&d| {
+            let inside = count(d, d + height - 0.5 * FOOT_STEP);
+            let below = count(d - FOOT_MARGIN, d - 0.5 * FOOT_STEP);
+            1.0 - (inside - below) / on
+        })
+        .collect()
+}
+
 /// What the views say of a wall at one position along it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wall {
@@ -339,7 +461,7 @@ pub fn surface_points(
 ) -> Vec<Point3<f64>> {
     let mut out = Vec::new();
     for s in range_steps(fence.s.0, fence.s.1, step) {
-        let z = ground(s, fence.l);
+        let z = fence.foot_height(s, || ground(s, fence.l));
         for h in range_steps(0.0, fence.height, step) {
             out.push(frame.point(s, fence.l, z + h));
         }
@@ -395,6 +517,50 @@ mod tests {
         );
         // No run of two agreeing positions: no wall.
         assert_eq!(wall_extent(&s, &walls("????????#???????????"), all), None);
+    }
+
+    /// The foot is where a box of the wall's height covers the agreeing spots and leaves the
+    /// fewest under it: a wall of 1 m whose paint the views agree on from 0.3 m below the snow
+    /// to 0.7 m above it stands 0.3 m below the snow, even with a stray agreeing spot above.
+    #[test]
+    fn a_walls_foot_is_where_its_height_covers_the_agreement() {
+        let lo = -2.0;
+        let agree: Vec<bool> = range_steps(lo, 3.0, FOOT_STEP)
+            .iter()
+            .map(|&h| (-0.3..0.7).contains(&(h + 1e-9)) || (h - 1.6).abs() < 1e-6)
+            .collect();
+        let candidates = range_steps(-1.5, 1.5, FOOT_STEP);
+        let cost = foot_costs(&agree, lo, &candidates, 1.0);
+        let best = (0..cost.len())
+            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+            .map(|i| candidates[i]);
+        assert!(
+            best.is_some_and(|d| (d + 0.3).abs() < 0.5 * FOOT_STEP),
+            "{best:?}"
+        );
+        // A wall half a metre off covers half the agreement and leaves some beside it.
+        let at = |d: f64| cost[((d + 1.5) / FOOT_STEP).round() as usize];
+        assert!(at(0.2) > at(-0.3) + 0.5);
+        // Agreement spilling half a metre over the top does not lift the foot.
+        let spill: Vec<bool> = range_steps(lo, 3.0, FOOT_STEP)
+            .iter()
+            .map(|&h| (-0.3..1.2).contains(&(h + 1e-9)))
+            .collect();
+        let cost = foot_costs(&spill, lo, &candidates, 1.0);
+        let best = (0..cost.len())
+            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+            .map(|i| candidates[i]);
+        assert!(
+            best.is_some_and(|d| (d + 0.3).abs() < 0.5 * FOOT_STEP),
+            "{best:?}"
+        );
+        // Too little agreement tells nothing.
+        let few: Vec<bool> = (0..agree.len()).map(|i| i < 3).collect();
+        assert!(
+            foot_costs(&few, lo, &candidates, 1.0)
+                .iter()
+                .all(|c| c.is_nan())
+        );
     }
 
     #[test]

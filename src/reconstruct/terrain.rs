@@ -231,7 +231,7 @@ pub fn photo_cost(
 /// allowed (a wall standing up in a profile would hide whatever is behind it from every view).
 /// Missing costs (NaN) count as zero, so unseen samples follow their neighbours. Returns, per
 /// sample, the chosen candidate refined to a fraction by a parabola through its costs.
-fn cheapest_path(cost: &[Vec<f32>], smooth: f32) -> Vec<f64> {
+pub(crate) fn cheapest_path(cost: &[Vec<f32>], smooth: f32) -> Vec<f64> {
     let n = cost.len();
     let Some(k) = cost.first().map(Vec::len) else {
         return Vec::new();

@@ -172,10 +172,12 @@ fn fence_mesh(model: &VenueModel, fence: &Fence, inner: bool) -> Mesh {
     for i in 0..=n {
         let t = i as f64 / n as f64;
         let s = fence.s.0 + t * (fence.s.1 - fence.s.0);
-        // The foot a little into the snow, so no gap shows under the wall where the ground
-        // proxy is slightly low; the texture's bottom row stretches over it.
-        let foot = model.ground_point(s, fence.l).z;
-        for (z, v) in [(foot - 0.1, 1.0), (foot + fence.height, 0.0)] {
+        // The foot a little into the snow (the measured foot or the ground proxy, whichever
+        // is lower), so no gap shows under the wall where the proxy is slightly low; the
+        // texture's bottom row stretches over it.
+        let ground = model.ground_point(s, fence.l).z;
+        let foot = fence.foot_height(s, || ground);
+        for (z, v) in [(foot.min(ground) - 0.1, 1.0), (foot + fence.height, 0.0)] {
             pos.push(convert::point(&frame.point(s, l, z)).to_array());
             uv.push([t as f32, v as f32]);
         }
@@ -235,6 +237,7 @@ mod tests {
             l: -11.0,
             s: (-5.0, 20.0),
             height: 1.2,
+            foot: Vec::new(),
             inner_texture: "i.png".into(),
             outer_texture: "o.png".into(),
         };
@@ -297,6 +300,35 @@ mod tests {
             let first = convert::to_world(bevy::math::Vec3::from_array(pos[0]));
             let last = convert::to_world(bevy::math::Vec3::from_array(pos[pos.len() - 1]));
             assert!((first.x + 5.0).abs() < 1e-4 && (last.x - 20.0).abs() < 1e-4);
+        }
+    }
+
+    /// A fence with a measured foot stands on it: its top the fence's height above the foot,
+    /// its bottom a little under the foot or the snow, whichever is lower (no gap shows).
+    #[test]
+    fn a_fence_stands_on_its_measured_foot() {
+        let (model, mut fence) = sloped();
+        // 0.3 m over the snow at the start, 0.3 m under it at the end.
+        let snow = |s: f64| model.ground_point(s, fence.l).z;
+        fence.foot = vec![(-5.0, snow(-5.0) + 0.3), (20.0, snow(20.0) - 0.3)];
+        let mesh = fence_mesh(&model, &fence, true);
+        let Some(VertexAttributeValues::Float32x3(pos)) = mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+        else {
+            panic!("positions");
+        };
+        for pair in pos.chunks(2) {
+            let (bottom, top) = (
+                convert::to_world(bevy::math::Vec3::from_array(pair[0])),
+                convert::to_world(bevy::math::Vec3::from_array(pair[1])),
+            );
+            let ground = snow(bottom.x);
+            let t = (bottom.x + 5.0) / 25.0;
+            let foot = ground + 0.3 - 0.6 * t;
+            assert!((top.z - (foot + 1.2)).abs() < 1e-3, "{top:?} over {foot}");
+            assert!(
+                (bottom.z - (foot.min(ground) - 0.1)).abs() < 1e-3,
+                "{bottom:?}"
+            );
         }
     }
 }
