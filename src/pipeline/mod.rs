@@ -1378,7 +1378,7 @@ fn find_fences(
     rig: &[&crate::camera::Camera],
     grey: &[terrain::GreyPlate],
     s_range: (f64, f64),
-) -> Vec<fence::Fence> {
+) -> Vec<fence::FoundFence> {
     let frame = model.frame();
     let ground = |s: f64, l: f64| model.ground_point(s, l).z;
     let outermost = |side: f64| {
@@ -1398,7 +1398,7 @@ fn find_fences(
         far: (outermost(1.0) - 1.0, outermost(-1.0) - 1.0),
     };
     let mut fences = search.find();
-    for (i, f) in fences.iter_mut().enumerate() {
+    for (i, f) in fences.iter_mut().map(|f| &mut f.fence).enumerate() {
         f.inner_texture = PathBuf::from(format!("venue/fence{i}_inner.png"));
         f.outer_texture = PathBuf::from(format!("venue/fence{i}_outer.png"));
         tracing::info!(
@@ -1491,8 +1491,14 @@ fn bake_venue(
             COURSE_HALF_WIDTH,
         ));
         let t_fence = Instant::now();
-        model.fences = find_fences(&model, &rig, &grey, s_range);
+        let found = find_fences(&model, &rig, &grey, s_range);
         log_elapsed("venue: fences", t_fence);
+        let before = |s: f64, l: f64| model.ground_point(s, l).z;
+        if let Some(mut terrain) = model.terrain.clone() {
+            fence::settle_on_feet(&mut terrain, &found, &before);
+            model.terrain = Some(terrain);
+        }
+        model.fences = found.into_iter().map(|f| f.fence).collect();
     }
     let surface = |s: f64, l: f64| model.ground_point(s, l);
     let (far_s, far_l) = (model.along.range(), model.across.range());

@@ -9,7 +9,9 @@
 //! course. Each fence is rendered as a textured wall with two faces (towards the course and
 //! away from it), so the venue's ground no longer carries the fences smeared flat across it.
 
-use super::terrain::{GreyPlate, GroundFrame, PatchBuffer, cheapest_path, photo_cost, range_steps};
+use super::terrain::{
+    CourseProfile, GreyPlate, GroundFrame, PatchBuffer, cheapest_path, photo_cost, range_steps,
+};
 use super::venue::AxisMap;
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
@@ -142,14 +144,14 @@ impl FenceSearch<'_> {
     }
 
     /// The fences found (at most one per side), textures not yet named.
-    pub fn find(&self) -> Vec<Fence> {
+    pub fn find(&self) -> Vec<FoundFence> {
         [1.0, -1.0]
             .into_iter()
             .filter_map(|side| self.find_side(side))
             .collect()
     }
 
-    fn find_side(&self, side: f64) -> Option<Fence> {
+    fn find_side(&self, side: f64) -> Option<FoundFence> {
         let far = if side > 0.0 { self.far.0 } else { self.far.1 };
         if far <= self.near + 1.0 {
             return None;
@@ -182,14 +184,17 @@ impl FenceSearch<'_> {
         let l = side * centre_of_best(&fine, &fine_counts);
         let height = self.height(l, &s_pos)?;
         let s = self.extent(l, height, &s_pos)?;
-        let foot = self.foot(l, height, s);
-        Some(Fence {
-            l,
-            s,
-            height,
-            foot,
-            inner_texture: PathBuf::new(),
-            outer_texture: PathBuf::new(),
+        let (foot, foot_measured) = self.foot(l, height, s);
+        Some(FoundFence {
+            fence: Fence {
+                l,
+                s,
+                height,
+                foot,
+                inner_texture: PathBuf::new(),
+                outer_texture: PathBuf::new(),
+            },
+            foot_measured,
         })
     }
 
@@ -203,7 +208,7 @@ impl FenceSearch<'_> {
     /// covers the most agreeing spots and leaves the fewest within [`FOOT_MARGIN`] below it
     /// ([`foot_costs`]). Along the wall the cheapest smooth path through those scores links the
     /// positions, and carries the nearest measured ones over the rest.
-    fn foot(&self, l: f64, height: f64, s: (f64, f64)) -> Vec<(f64, f64)> {
+    fn foot(&self, l: f64, height: f64, s: (f64, f64)) -> MeasuredFoot {
         let s_pos = range_steps(s.0, s.1, FOOT_SPACING);
         let lo = -FOOT_REACH - FOOT_MARGIN;
         let hs = range_steps(lo, FOOT_REACH + height + FOOT_MARGIN, FOOT_STEP);
@@ -232,15 +237,19 @@ impl FenceSearch<'_> {
                 .map(|&m| if m { '#' } else { '.' })
                 .collect::<String>()
         );
-        if !measured.iter().any(|&m| m) {
-            return Vec::new();
-        }
+        let (Some(first), Some(last)) = (
+            measured.iter().position(|&m| m),
+            measured.iter().rposition(|&m| m),
+        ) else {
+            return (Vec::new(), None);
+        };
         // Smoothness in agreeing spots per step of the foot.
-        cheapest_path(&cost, 0.02)
+        let foot = cheapest_path(&cost, 0.02)
             .into_iter()
             .zip(&s_pos)
             .map(|(d, &sp)| (sp, (self.ground)(sp, l) - FOOT_REACH + d * FOOT_STEP))
-            .collect()
+            .collect();
+        (foot, Some((s_pos[first], s_pos[last])))
     }
 
     /// The plates that may see some of the wall at (s, l) between the heights `span` above the
@@ -381,6 +390,56 @@ fn wall_extent(s_pos: &[f64], seen: &[Wall], reach: (f64, f64)) -> Option<(f64, 
         (s_pos[a] - 0.5).max(reach.0.min(s_pos[a])),
         (s_pos[b] + 0.5).min(reach.1.max(s_pos[b])),
     ))
+}
+
+/// A wall's foot ([`Fence::foot`]) and the stretch along the course where it was measured.
+type MeasuredFoot = (Vec<(f64, f64)>, Option<(f64, f64)>);
+
+/// A fence as found, with the stretch along the course where the views judged its foot
+/// (`None`: nowhere; the foot is carried over the rest).
+#[derive(Debug, Clone)]
+pub struct FoundFence {
+    pub fence: Fence,
+    pub foot_measured: Option<(f64, f64)>,
+}
+
+/// How far beyond the stretch where a fence's foot was measured the snow is still moved
+/// towards it, fading (m).
+const SETTLE_FADE: f64 = 4.0;
+
+/// The snow beside a fence is where its foot is: where the fences' feet were measured, the
+/// profile along the course (`course.along`) is moved by the mean of their feet's heights
+/// over the snow there (`ground`: the venue's snow at (s, l), before), fading out over
+/// [`SETTLE_FADE`] beyond the measured stretch. The snow is measured from faint texture and
+/// smoothed across the course; a fence's foot is a strong edge in every view of it.
+pub fn settle_on_feet(
+    course: &mut CourseProfile,
+    fences: &[FoundFence],
+    ground: &dyn Fn(f64, f64) -> f64,
+) {
+    let shifts: Vec<f64> = course
+        .along
+        .iter()
+        .map(|&(s, _)| {
+            let (mut sum, mut weight) = (0.0, 0.0);
+            for f in fences {
+                let Some((a, b)) = f.foot_measured else {
+                    continue;
+                };
+                let w = (1.0 - (a - s).max(s - b).max(0.0) / SETTLE_FADE).max(0.0);
+                if w > 0.0 {
+                    let foot = f.fence.foot_height(s, || ground(s, f.fence.l));
+                    sum += w * (foot - ground(s, f.fence.l));
+                    weight += w;
+                }
+            }
+            // Two fences fully measured: their mean; one fading out: its share of the shift.
+            sum / weight.max(1.0)
+        })
+        .collect();
+    for (p, d) in course.along.iter_mut().zip(shifts) {
+        p.1 += d.clamp(-FOOT_REACH, FOOT_REACH);
+    }
 }
 
 /// Per candidate foot (offsets from the snow), how badly a wall of `height` standing there
@@ -561,6 +620,46 @@ mod tests {
                 .iter()
                 .all(|c| c.is_nan())
         );
+    }
+
+    /// Where both feet were measured the snow moves by their mean height over it; beyond, the
+    /// shift fades out over [`SETTLE_FADE`]; where none was, nothing moves.
+    #[test]
+    fn the_snow_settles_on_the_measured_feet() {
+        let fence = |l: f64, dz: f64, measured: Option<(f64, f64)>| FoundFence {
+            fence: Fence {
+                l,
+                s: (0.0, 20.0),
+                height: 1.2,
+                foot: vec![(0.0, dz), (20.0, dz)],
+                inner_texture: PathBuf::new(),
+                outer_texture: PathBuf::new(),
+            },
+            foot_measured: measured,
+        };
+        let along: Vec<(f64, f64)> = (-10..=30).map(|s| (s as f64, 0.0)).collect();
+        let mut course = CourseProfile {
+            along,
+            across: vec![(-20.0, 0.0), (20.0, 0.0)],
+        };
+        let flat = |_: f64, _: f64| 0.0;
+        let fences = [
+            fence(11.0, -0.4, Some((5.0, 15.0))),
+            fence(-11.0, -0.2, Some((5.0, 10.0))),
+        ];
+        settle_on_feet(&mut course, &fences, &flat);
+        let at = |s: f64| AxisMap::interp(&course.along, s);
+        assert!((at(8.0) + 0.3).abs() < 1e-9, "both: {}", at(8.0));
+        // At 12 the second fence fades (half-way): (0.5 · −0.2 + 1 · −0.4) / 1.5.
+        assert!((at(12.0) - (-0.5 / 1.5)).abs() < 1e-9, "{}", at(12.0));
+        // At 17 the first fence alone, half-way out: half its shift.
+        assert!((at(17.0) + 0.2).abs() < 1e-9, "{}", at(17.0));
+        assert_eq!(at(25.0), 0.0);
+        assert_eq!(at(-5.0), 0.0);
+        // Unmeasured feet move nothing.
+        let mut still = course.clone();
+        settle_on_feet(&mut still, &[fence(11.0, -3.0, None)], &flat);
+        assert_eq!(still, course);
     }
 
     #[test]
