@@ -81,10 +81,12 @@ const MIN_CONTRAST: f64 = 3.0;
 const MAX_GAP: f64 = 4.0;
 /// The foot is searched this far above and below the venue's snow (m)...
 const FOOT_REACH: f64 = 1.5;
-/// ...in steps of this (m), every [`FOOT_SPACING`] along the wall.
+/// ...in steps of this (m)...
 const FOOT_STEP: f64 = 0.05;
+/// ...every this far along the wall (m).
 const FOOT_SPACING: f64 = 0.5;
-/// How far above and below the wall a spot the views agree on counts against it (m).
+/// How far under the wall a spot the views agree on counts against it, and how far above its
+/// top the views are asked (m).
 const FOOT_MARGIN: f64 = 0.4;
 /// Fewer agreeing spots than this at a position along the wall do not tell where it stands.
 const FOOT_MIN_SPOTS: usize = 4;
@@ -428,8 +430,8 @@ pub fn settle_on_feet(
                 };
                 let w = (1.0 - (a - s).max(s - b).max(0.0) / SETTLE_FADE).max(0.0);
                 if w > 0.0 {
-                    let foot = f.fence.foot_height(s, || ground(s, f.fence.l));
-                    sum += w * (foot - ground(s, f.fence.l));
+                    let snow = ground(s, f.fence.l);
+                    sum += w * (f.fence.foot_height(s, || snow) - snow);
                     weight += w;
                 }
             }
@@ -578,6 +580,40 @@ mod tests {
         assert_eq!(wall_extent(&s, &walls("????????#???????????"), all), None);
     }
 
+    /// The cheapest candidate is `want`.
+    fn assert_foot_at(cost: &[f32], candidates: &[f64], want: f64) {
+        let best = (0..cost.len())
+            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+            .map(|i| candidates[i]);
+        assert!(
+            best.is_some_and(|d| (d - want).abs() < 0.5 * FOOT_STEP),
+            "{best:?}, want {want}"
+        );
+    }
+
+    /// A measured foot must be finite and increase along the fence (a reconstruction read
+    /// from disk is checked with this).
+    #[test]
+    fn a_fence_with_a_broken_foot_is_invalid() {
+        let mut fence = Fence {
+            l: 11.0,
+            s: (0.0, 10.0),
+            height: 1.2,
+            foot: vec![(0.0, -1.0), (10.0, -2.0)],
+            inner_texture: PathBuf::new(),
+            outer_texture: PathBuf::new(),
+        };
+        assert!(fence.is_valid());
+        assert_eq!(fence.foot_height(5.0, || 0.0), -1.5);
+        fence.foot = vec![(10.0, -1.0), (0.0, -2.0)];
+        assert!(!fence.is_valid());
+        fence.foot = vec![(0.0, f64::NAN), (10.0, -2.0)];
+        assert!(!fence.is_valid());
+        fence.foot.clear();
+        assert!(fence.is_valid());
+        assert_eq!(fence.foot_height(5.0, || 0.25), 0.25);
+    }
+
     /// The foot is where a box of the wall's height covers the agreeing spots and leaves the
     /// fewest under it: a wall of 1 m whose paint the views agree on from 0.3 m below the snow
     /// to 0.7 m above it stands 0.3 m below the snow, even with a stray agreeing spot above.
@@ -590,13 +626,7 @@ mod tests {
             .collect();
         let candidates = range_steps(-1.5, 1.5, FOOT_STEP);
         let cost = foot_costs(&agree, lo, &candidates, 1.0);
-        let best = (0..cost.len())
-            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
-            .map(|i| candidates[i]);
-        assert!(
-            best.is_some_and(|d| (d + 0.3).abs() < 0.5 * FOOT_STEP),
-            "{best:?}"
-        );
+        assert_foot_at(&cost, &candidates, -0.3);
         // A wall half a metre off covers half the agreement and leaves some beside it.
         let at = |d: f64| cost[((d + 1.5) / FOOT_STEP).round() as usize];
         assert!(at(0.2) > at(-0.3) + 0.5);
@@ -606,13 +636,7 @@ mod tests {
             .map(|&h| (-0.3..1.2).contains(&(h + 1e-9)))
             .collect();
         let cost = foot_costs(&spill, lo, &candidates, 1.0);
-        let best = (0..cost.len())
-            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
-            .map(|i| candidates[i]);
-        assert!(
-            best.is_some_and(|d| (d + 0.3).abs() < 0.5 * FOOT_STEP),
-            "{best:?}"
-        );
+        assert_foot_at(&cost, &candidates, -0.3);
         // Too little agreement tells nothing.
         let few: Vec<bool> = (0..agree.len()).map(|i| i < 3).collect();
         assert!(

@@ -60,7 +60,7 @@ pub enum ReconError {
     )]
     BadTerrain { path: PathBuf },
     #[error(
-        "the venue's fence {index} needs a finite offset, a start before its end and a positive height: {path}"
+        "the venue's fence {index} needs a finite offset, a start before its end, a positive height and a finite foot increasing along it: {path}"
     )]
     BadFence { path: PathBuf, index: usize },
 }

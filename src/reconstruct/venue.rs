@@ -620,7 +620,7 @@ pub fn bake_fence(
         let s = fence.s.0 + (x as f64 + 0.5) / width as f64 * (fence.s.1 - fence.s.0);
         let h = fence.height * (1.0 - (y as f64 + 0.5) / height as f64);
         let foot = fence.foot_height(s, || model.ground_point(s, fence.l).z);
-        let p = model.frame().point(s, fence.l, foot + h);
+        let p = frame.point(s, fence.l, foot + h);
         let score = |c: &Camera| {
             let to = c.centre() - p;
             let d = to.norm();
