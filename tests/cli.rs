@@ -97,6 +97,22 @@ fn tiny_capture_end_to_end() {
     }
     let psnr = v["psnr_db"].as_f64().expect("psnr number");
     assert!(psnr > 10.0 && psnr < 60.0, "held-out PSNR {psnr}");
+    // The venue against the truth: the snow between the fences (here the athlete's contact
+    // profile alone), nothing measured beyond, and no fence found to score.
+    let venue = &v["venue"];
+    let snow = venue["ground_course"]["median_abs_m"]
+        .as_f64()
+        .expect("snow error between the fences");
+    eprintln!("snow between the fences: median error {snow:.2} m");
+    // 0.07 m when written.
+    assert!(
+        snow < 0.3,
+        "snow between the fences {snow:.2} m off: {venue}"
+    );
+    assert!(venue["ground_measured_box"].is_null(), "{venue}");
+    let fences = venue["fences"].as_array().expect("fences");
+    assert_eq!(fences.len(), 2, "{venue}");
+    assert!(fences.iter().all(|f| f["found"] == false), "{venue}");
     assert_eq!(v["per_camera"].as_array().map(|a| a.len()), Some(2));
     // --images: each scored frame rendered, real, and their difference, at the camera's size;
     // the difference is the rendered frame minus the real one, amplified four times.

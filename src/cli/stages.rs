@@ -174,8 +174,41 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         );
         println!("largest sync error: {:.3} frames", r.sync_error_frames_max);
         println!("matte IoU against the true masks: {:.4}", r.matte_iou);
+        if let Some(v) = &r.venue {
+            print_venue(v);
+        }
     }
     Ok(())
+}
+
+/// The venue's errors against the truth, as lines of text.
+fn print_venue(v: &eval::venue::VenueScore) {
+    let height = |name: &str, e: &Option<eval::venue::HeightError>| match e {
+        Some(e) => println!(
+            "{name}: median |error| {:.2} m, 90th percentile {:.2} m, median {:+.2} m ({} samples)",
+            e.median_abs_m, e.p90_abs_m, e.median_m, e.samples
+        ),
+        None => println!("{name}: nothing to compare"),
+    };
+    height("snow between the fences", &v.ground_course);
+    height("snow over the measured box", &v.ground_measured_box);
+    for f in &v.fences {
+        let name = format!("fence at y = {:+.1} m", f.y_m);
+        match (
+            f.offset_error_m,
+            f.height_error_m,
+            f.start_error_m,
+            f.end_error_m,
+        ) {
+            (Some(o), Some(h), Some(a), Some(b)) => {
+                println!(
+                    "{name}: {o:+.2} m out, {h:+.2} m tall, starts {a:+.1} m and ends {b:+.1} m along x"
+                );
+                height(&format!("{name}, foot"), &f.foot_error);
+            }
+            _ => println!("{name}: not found"),
+        }
+    }
 }
 
 #[derive(Args, Debug)]

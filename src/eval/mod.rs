@@ -5,6 +5,7 @@
 //! switches to the closest real camera would show instead of the held-out view).
 
 pub mod metrics;
+pub mod venue;
 
 use crate::capture::{Capture, CaptureError};
 use crate::media::{MediaError, VideoReader};
@@ -95,6 +96,9 @@ pub struct EvalReport {
     /// stored background plate, inside the true mask's box grown by 40% + 32 pixels).
     pub matte_iou: f64,
     pub evaluated_frames: usize,
+    /// The venue model against the synthetic venue's truth (see [`venue::score`]); `None`
+    /// when the reconstruction has no venue model.
+    pub venue: Option<venue::VenueScore>,
 }
 
 /// Where a splat cloud covers a camera's image (each splat a disc of its radius), as a mask.
@@ -468,5 +472,10 @@ pub fn evaluate(
         matte_iou,
         per_camera,
         evaluated_frames: total_frames,
+        venue: recon
+            .manifest
+            .venue
+            .as_ref()
+            .map(|m| venue::score(m, &truth.venue)),
     })
 }
