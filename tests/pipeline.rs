@@ -441,7 +441,11 @@ fn measured_venue_ground_is_closer_to_the_snow_than_the_contact_profile() {
     // proxy under the fences was 0.2-0.3 m off before the feet were measured.
     let score = replay360::eval::venue::score(model, &truth.venue);
     for f in &score.fences {
-        let foot = f.foot_error.expect("a foot over the true fence's stretch");
+        let foot = f
+            .errors
+            .as_ref()
+            .and_then(|e| e.foot_error)
+            .expect("a foot over the true fence's stretch");
         eprintln!("fence at y {:+.1} m: foot {foot:?}", f.y_m);
         assert!(
             foot.median_abs_m < 0.25 && foot.p90_abs_m < 0.8,

@@ -194,19 +194,15 @@ fn print_venue(v: &eval::venue::VenueScore) {
     height("snow over the measured box", &v.ground_measured_box);
     for f in &v.fences {
         let name = format!("fence at y = {:+.1} m", f.y_m);
-        match (
-            f.offset_error_m,
-            f.height_error_m,
-            f.start_error_m,
-            f.end_error_m,
-        ) {
-            (Some(o), Some(h), Some(a), Some(b)) => {
+        match &f.errors {
+            Some(e) => {
                 println!(
-                    "{name}: {o:+.2} m out, {h:+.2} m tall, starts {a:+.1} m and ends {b:+.1} m along x"
+                    "{name}: {:+.2} m out, {:+.2} m tall, starts {:+.1} m and ends {:+.1} m along x",
+                    e.offset_error_m, e.height_error_m, e.start_error_m, e.end_error_m
                 );
-                height(&format!("{name}, foot"), &f.foot_error);
+                height(&format!("{name}, foot"), &e.foot_error);
             }
-            _ => println!("{name}: not found"),
+            None => println!("{name}: not found"),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! foot and ends. The held-out PSNR says how wrong a picture is; these figures say which part
 //! of the venue made it so.
 
+use crate::reconstruct::fence::Fence;
+use crate::reconstruct::terrain::range_steps;
 use crate::reconstruct::venue::VenueModel;
 use crate::synth::venue::{FENCE_X, Venue, VenueParams};
 use serde::Serialize;
@@ -49,18 +51,24 @@ impl HeightError {
 pub struct FenceScore {
     /// The true fence's side of the course: world y (m).
     pub y_m: f64,
-    /// Whether a fence was found within [`FENCE_MATCH`] of it; the errors below are `None`
-    /// when not.
+    /// Whether a fence was found within [`FENCE_MATCH`] of it (`errors` is `None` when not).
     pub found: bool,
+    #[serde(flatten)]
+    pub errors: Option<FenceErrors>,
+}
+
+/// How a found fence differs from the true one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FenceErrors {
     /// How much farther from the course centre the found fence stands (m).
-    pub offset_error_m: Option<f64>,
+    pub offset_error_m: f64,
     /// Found height minus true height (m).
-    pub height_error_m: Option<f64>,
+    pub height_error_m: f64,
     /// The found foot against the true snow under the fence, over their common stretch.
     pub foot_error: Option<HeightError>,
     /// Where the found fence starts and ends along x, minus where the true one does (m).
-    pub start_error_m: Option<f64>,
-    pub end_error_m: Option<f64>,
+    pub start_error_m: f64,
+    pub end_error_m: f64,
 }
 
 /// The venue model against the synthetic venue's truth.
@@ -84,10 +92,10 @@ pub fn score(model: &VenueModel, truth: &VenueParams) -> VenueScore {
         model.ground_point(s, l).z - venue.height(x, y)
     };
     let inner = truth.fence_y - GROUND_STEP;
-    let course: Vec<f64> = steps(FENCE_X.0, FENCE_X.1, GROUND_STEP)
+    let course: Vec<f64> = range_steps(FENCE_X.0, FENCE_X.1, GROUND_STEP)
         .into_iter()
         .flat_map(|x| {
-            steps(-inner, inner, GROUND_STEP)
+            range_steps(-inner, inner, GROUND_STEP)
                 .into_iter()
                 .map(move |y| (x, y))
         })
@@ -95,9 +103,13 @@ pub fn score(model: &VenueModel, truth: &VenueParams) -> VenueScore {
         .collect();
     let measured_box = model.terrain.as_ref().map(|t| {
         let ((s0, s1), (l0, l1)) = t.extent();
-        steps(s0, s1, GROUND_STEP)
+        range_steps(s0, s1, GROUND_STEP)
             .into_iter()
-            .flat_map(|s| steps(l0, l1, GROUND_STEP).into_iter().map(move |l| (s, l)))
+            .flat_map(|s| {
+                range_steps(l0, l1, GROUND_STEP)
+                    .into_iter()
+                    .map(move |l| (s, l))
+            })
             .map(|(s, l)| {
                 let p = model.ground_point(s, l);
                 p.z - venue.height(p.x, p.y)
@@ -117,58 +129,38 @@ pub fn score(model: &VenueModel, truth: &VenueParams) -> VenueScore {
 
 fn fence_score(model: &VenueModel, venue: &Venue, truth: &VenueParams, y: f64) -> FenceScore {
     let frame = model.frame();
-    let found = model
+    let middle = |f: &Fence| frame.point(0.5 * (f.s.0 + f.s.1), f.l, 0.0);
+    let errors = model
         .fences
         .iter()
-        .map(|f| {
-            let mid = frame.point(0.5 * (f.s.0 + f.s.1), f.l, 0.0);
-            (f, (mid.y - y).abs())
-        })
-        .filter(|(_, d)| *d < FENCE_MATCH)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(f, _)| f);
-    let Some(f) = found else {
-        return FenceScore {
-            y_m: y,
-            found: false,
-            offset_error_m: None,
-            height_error_m: None,
-            foot_error: None,
-            start_error_m: None,
-            end_error_m: None,
-        };
-    };
-    let ends = [frame.point(f.s.0, f.l, 0.0), frame.point(f.s.1, f.l, 0.0)];
-    let (x0, x1) = (ends[0].x.min(ends[1].x), ends[0].x.max(ends[1].x));
-    let mid = frame.point(0.5 * (f.s.0 + f.s.1), f.l, 0.0);
-    let feet: Vec<f64> = steps(f.s.0, f.s.1, FOOT_STEP)
-        .into_iter()
-        .filter_map(|s| {
-            let p = frame.point(s, f.l, 0.0);
-            (FENCE_X.0..=FENCE_X.1).contains(&p.x).then(|| {
-                let foot = f.foot_height(s, || model.ground_point(s, f.l).z);
-                foot - venue.height(p.x, y)
-            })
-        })
-        .collect();
+        .map(|f| (f, middle(f)))
+        .filter(|(_, mid)| (mid.y - y).abs() < FENCE_MATCH)
+        .min_by(|a, b| (a.1.y - y).abs().total_cmp(&(b.1.y - y).abs()))
+        .map(|(f, mid)| {
+            let ends = [frame.point(f.s.0, f.l, 0.0), frame.point(f.s.1, f.l, 0.0)];
+            let feet: Vec<f64> = range_steps(f.s.0, f.s.1, FOOT_STEP)
+                .into_iter()
+                .filter_map(|s| {
+                    let p = frame.point(s, f.l, 0.0);
+                    (FENCE_X.0..=FENCE_X.1).contains(&p.x).then(|| {
+                        let foot = f.foot_height(s, || model.ground_point(s, f.l).z);
+                        foot - venue.height(p.x, y)
+                    })
+                })
+                .collect();
+            FenceErrors {
+                offset_error_m: mid.y.abs() - y.abs(),
+                height_error_m: f.height - truth.fence_height,
+                foot_error: HeightError::of(feet),
+                start_error_m: ends[0].x.min(ends[1].x) - FENCE_X.0,
+                end_error_m: ends[0].x.max(ends[1].x) - FENCE_X.1,
+            }
+        });
     FenceScore {
         y_m: y,
-        found: true,
-        offset_error_m: Some(mid.y.abs() - y.abs()),
-        height_error_m: Some(f.height - truth.fence_height),
-        foot_error: HeightError::of(feet),
-        start_error_m: Some(x0 - FENCE_X.0),
-        end_error_m: Some(x1 - FENCE_X.1),
+        found: errors.is_some(),
+        errors,
     }
-}
-
-/// `lo`, `lo + step`, ... up to `hi`.
-fn steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    let n = ((hi - lo) / step).floor();
-    if n < 0.0 {
-        return Vec::new();
-    }
-    (0..=n as i64).map(|i| lo + i as f64 * step).collect()
 }
 
 /// The `q` quantile of sorted values (nearest rank).
@@ -181,7 +173,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::analyse::GroundProfile;
-    use crate::reconstruct::fence::Fence;
     use crate::reconstruct::terrain::CourseProfile;
 
     /// A model whose measured snow is the truth's outside the athlete's lane (world frame:
@@ -198,11 +189,11 @@ mod tests {
         // (no bank there), across as the bank's rise.
         let y0 = truth.fence_y;
         m.terrain = Some(CourseProfile {
-            along: steps(-40.0, 60.0, 0.25)
+            along: range_steps(-40.0, 60.0, 0.25)
                 .into_iter()
                 .map(|x| (x, venue.height(x, y0) + lift))
                 .collect(),
-            across: steps(-30.0, 30.0, 0.25)
+            across: range_steps(-30.0, 30.0, 0.25)
                 .into_iter()
                 .map(|y| (y, venue.height(-5.0, y) - venue.height(-5.0, y0)))
                 .collect(),
@@ -232,12 +223,13 @@ mod tests {
         assert!(measured.median_abs_m < 0.01, "{measured:?}");
         for f in &exact.fences {
             assert!(f.found);
-            assert!(f.offset_error_m.is_some_and(|e| e.abs() < 1e-9));
-            assert!(f.height_error_m.is_some_and(|e| e.abs() < 1e-9));
-            let foot = f.foot_error.expect("foot samples");
+            let e = f.errors.as_ref().expect("a fence found");
+            assert!(e.offset_error_m.abs() < 1e-9);
+            assert!(e.height_error_m.abs() < 1e-9);
+            let foot = e.foot_error.expect("foot samples");
             assert!(foot.p90_abs_m < 0.01, "{foot:?}");
-            assert!(f.start_error_m.is_some_and(|e| e.abs() < 1e-9));
-            assert!(f.end_error_m.is_some_and(|e| e.abs() < 1e-9));
+            assert!(e.start_error_m.abs() < 1e-9);
+            assert!(e.end_error_m.abs() < 1e-9);
         }
 
         let lifted = score(&model(&truth, 0.4, 1.5), &truth);
@@ -245,9 +237,10 @@ mod tests {
         assert!((course.median_m - 0.4).abs() < 0.01, "{course:?}");
         assert!((course.median_abs_m - 0.4).abs() < 0.01, "{course:?}");
         for f in &lifted.fences {
-            assert!(f.height_error_m.is_some_and(|e| (e - 0.3).abs() < 1e-9));
+            let e = f.errors.as_ref().expect("a fence found");
+            assert!((e.height_error_m - 0.3).abs() < 1e-9);
             // The fence stands on the (lifted) snow.
-            let foot = f.foot_error.expect("foot samples");
+            let foot = e.foot_error.expect("foot samples");
             assert!((foot.median_m - 0.4).abs() < 0.01, "{foot:?}");
         }
     }
@@ -262,10 +255,11 @@ mod tests {
         let s = score(&m, &truth);
         let right = &s.fences[0];
         assert!(right.found);
-        assert!(right.offset_error_m.is_some_and(|e| (e - 0.5).abs() < 1e-9));
-        assert!(right.start_error_m.is_some_and(|e| (e + 5.5).abs() < 1e-9));
-        assert!(right.end_error_m.is_some_and(|e| (e + 2.0).abs() < 1e-9));
+        let e = right.errors.as_ref().expect("a fence found");
+        assert!((e.offset_error_m - 0.5).abs() < 1e-9);
+        assert!((e.start_error_m + 5.5).abs() < 1e-9);
+        assert!((e.end_error_m + 2.0).abs() < 1e-9);
         let left = &s.fences[1];
-        assert!(!left.found && left.height_error_m.is_none());
+        assert!(!left.found && left.errors.is_none());
     }
 }
