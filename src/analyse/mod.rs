@@ -400,6 +400,37 @@ mod tests {
         );
     }
 
+    /// An end whose last samples rise by less than the contacts' noise goes on level; one
+    /// that slopes for real goes on sloping.
+    #[test]
+    fn a_profile_end_within_the_noise_goes_on_level() {
+        let g = GroundProfile {
+            origin: [0.0; 3],
+            travel: [1.0, 0.0, 0.0],
+            // The first five samples: 2 cm up over 0.6 m (noise; carried 40 m back as a
+            // slope it would put the snow 1.3 m low). The last five: down a 0.75 hill.
+            samples: vec![
+                (0.0, -0.02),
+                (0.15, -0.01),
+                (0.3, -0.02),
+                (0.45, 0.0),
+                (0.6, 0.0),
+                (5.0, 0.0),
+                (10.0, -1.0),
+                (10.5, -1.375),
+                (11.0, -1.75),
+                (11.5, -2.125),
+                (12.0, -2.5),
+            ],
+        };
+        assert_eq!(g.height(-40.0), -0.02);
+        assert!(
+            (g.height(22.0) - (-2.5 - 7.5)).abs() < 1e-9,
+            "{}",
+            g.height(22.0)
+        );
+    }
+
     #[test]
     fn the_ground_profile_keeps_the_kicker_apart_from_the_landing_hill() {
         // On the snow up to the lip (the lowest point, the skis' tails, a metre behind the
@@ -503,6 +534,11 @@ pub type ContactFrame = (f64, Point3<f64>, Point3<f64>);
 const KICKER_LENGTH: f64 = 10.0;
 /// A rise to the lip smaller than this (m) is no kicker (a roller, a knoll's edge).
 const MIN_KICKER_RISE: f64 = 0.3;
+/// How far the lowest reconstructed points of frames on level snow scatter in height (m): the
+/// carve's finest cells and a few centimetres of the matte's outline. A profile's end whose
+/// samples rise less than this is taken as level rather than continued at a slope that,
+/// carried 60 m out, stood the venue's starting guess metres above or below the snow.
+const CONTACT_NOISE: f64 = 0.05;
 /// The slope assumed for a kicker's back face (1: 45°), which no contact ever touches.
 const KICKER_BACK_SLOPE: f64 = 1.0;
 
@@ -618,12 +654,14 @@ impl GroundProfile {
         if n == 1 {
             return p[0].1;
         }
+        // An end's slope, from its last five samples; a rise over them within the contacts'
+        // noise is no slope (the profile goes on level).
         let slope_at = |a: usize, b: usize| {
-            let ds = p[b].0 - p[a].0;
-            if ds.abs() < 1e-6 {
+            let (ds, dz) = (p[b].0 - p[a].0, p[b].1 - p[a].1);
+            if ds.abs() < 1e-6 || dz.abs() < CONTACT_NOISE {
                 0.0
             } else {
-                ((p[b].1 - p[a].1) / ds).clamp(-0.9, 0.9)
+                (dz / ds).clamp(-0.9, 0.9)
             }
         };
         if s <= p[0].0 {

@@ -187,6 +187,7 @@ impl FenceSearch<'_> {
         let height = self.height(l, &s_pos)?;
         let s = self.extent(l, height, &s_pos)?;
         let (foot, foot_measured) = self.foot(l, height, s);
+        let height = self.down_to_feet(l, height, &foot).unwrap_or(height);
         Some(FoundFence {
             fence: Fence {
                 l,
@@ -252,6 +253,24 @@ impl FenceSearch<'_> {
             .map(|(d, &sp)| (sp, (self.ground)(sp, l) - FOOT_REACH + d * FOOT_STEP))
             .collect();
         (foot, Some((s_pos[first], s_pos[last])))
+    }
+
+    /// The wall's height once its feet are measured: its top stays where it was measured
+    /// (`height` above the venue's snow at `l`), its foot is where the views put it. The snow
+    /// at a fence is measured from the rows across the course, which take the wall's lower
+    /// part for snow where the profile along the course came out low; the height above that
+    /// snow then misses the part of the wall under it. `None` without measured feet.
+    fn down_to_feet(&self, l: f64, height: f64, foot: &[(f64, f64)]) -> Option<f64> {
+        let mut heights: Vec<f64> = foot
+            .iter()
+            .map(|&(s, z)| (self.ground)(s, l) + height - z)
+            .filter(|h| h.is_finite())
+            .collect();
+        if heights.is_empty() {
+            return None;
+        }
+        heights.sort_by(f64::total_cmp);
+        Some(heights[heights.len() / 2].max(HEIGHT_R))
     }
 
     /// The plates that may see some of the wall at (s, l) between the heights `span` above the
@@ -648,6 +667,36 @@ mod tests {
 
     /// Where both feet were measured the snow moves by their mean height over it; beyond, the
     /// shift fades out over [`SETTLE_FADE`]; where none was, nothing moves.
+    /// The snow measured at a fence stands half a metre up its wall on one stretch; the wall's
+    /// top was measured 0.7 m above that snow. With its feet measured on the true snow, the
+    /// wall reaches down to them: 1.2 m, the median over its length.
+    #[test]
+    fn a_wall_reaches_down_to_its_measured_feet() {
+        let ground = |s: f64, _l: f64| if s < 12.0 { 0.5 } else { 0.0 };
+        let search = FenceSearch {
+            frame: GroundFrame {
+                origin: Point3::origin(),
+                along: Vector3::x(),
+                left: Vector3::y(),
+            },
+            ground: &ground,
+            plates: &[],
+            s_range: (0.0, 20.0),
+            reach: (0.0, 20.0),
+            near: 5.0,
+            far: (15.0, 15.0),
+        };
+        // Feet on the true snow (0) every half metre; the top 0.7 m above the measured snow,
+        // i.e. at 1.2 m where that snow is bumped and 0.7 m beyond.
+        let foot: Vec<(f64, f64)> = range_steps(0.0, 16.0, 0.5)
+            .into_iter()
+            .map(|s| (s, 0.0))
+            .collect();
+        let h = search.down_to_feet(11.0, 0.7, &foot).expect("feet");
+        assert!((h - 1.2).abs() < 1e-9, "height {h}");
+        assert_eq!(search.down_to_feet(11.0, 0.7, &[]), None);
+    }
+
     #[test]
     fn the_snow_settles_on_the_measured_feet() {
         let fence = |l: f64, dz: f64, measured: Option<(f64, f64)>| FoundFence {

@@ -431,7 +431,12 @@ pub fn matte(frame: &RgbImage, background: &BackgroundModel, roi: Roi) -> Matte 
     }
     clean(&mut bits, w, h);
     reopen_gaps(&mut bits, &differs);
-    refine_edges(&mut bits, frame, background, roi);
+    // Twice: the second time from the interior the first left (before it, the interior
+    // still holds the blended rim pixels the threshold test kept, which biases the athlete's
+    // colour towards the background's). On aerials16: IoU 0.919 once, 0.930 twice.
+    for _ in 0..2 {
+        refine_edges(&mut bits, frame, background, roi);
+    }
     Matte::from_bits(roi, bits)
 }
 
@@ -457,21 +462,35 @@ fn reopen_gaps(bits: &mut [u8], differs: &[bool]) {
     }
 }
 
-/// The least share of an outline pixel the athlete must cover to stay in the matte. Below one
-/// half on purpose: the hull is the intersection of every camera's matte, so a matte that errs
-/// thin loses more than one that errs fat (on the demo capture 0.3 gives matte IoU 0.837 and
-/// athlete PSNR 15.07 dB, 0.5 gives 0.827 and 14.97 dB; keeping every blended pixel 0.784 and
-/// 15.25 dB).
-const MIN_COVERAGE: f32 = 0.3;
+/// The least share of a pixel the athlete must cover to be in the matte. The true masks count
+/// a pixel the athlete covers half of; a little below one half on purpose, as the hull is the
+/// intersection of every camera's matte, so a matte that errs thin loses more than one that
+/// errs fat. On aerials16 (3 frames of each of 16 cameras) the mattes' IoU against the truth
+/// is 0.931 at 0.4, 0.921 at 0.3 and 0.925 at 0.5.
+const MIN_COVERAGE: f32 = 0.4;
 
-/// Drops edge pixels that are mostly background. A pixel on the athlete's outline mixes the
-/// athlete's colour with the background's (lens blur, compression); the threshold test keeps
-/// it as soon as the mix differs from the background at all, which fattens a small athlete by
-/// a pixel all round. Here each outline pixel's coverage is estimated against the athlete's
-/// colour nearby (the mean of interior pixels within two pixels), `α = (p − b)·(f − b) / |f − b|²`,
-/// and the pixel is kept only if the athlete covers at least [`MIN_COVERAGE`] of it. Outline pixels with
-/// no interior neighbour (skis, poles a pixel or two wide) are kept as they are.
+/// How far (pixels, either side) the athlete's own colour is looked for around an outline pixel.
+const COLOUR_REACH: usize = 3;
+
+/// The least squared distance (in linear light, 0-255 per channel) between the athlete's
+/// colour and the background's for a pixel's coverage to be told; below it the pixel stays as
+/// the threshold test left it.
+const MIN_CONTRAST: f32 = 400.0;
+
+/// Decides the pixels on the athlete's outline by how much of each the athlete covers. A pixel
+/// on the outline mixes the athlete's colour with the background's (the lens, the sensor, the
+/// codec); the threshold test keeps it as soon as the mix differs from the background at all,
+/// which fattens a small athlete by a pixel all round, and misses a covered pixel whose mix
+/// differs too little. Here every pixel on the outline (in the matte but not interior, or a
+/// 4-neighbour of it outside) has its coverage estimated against the athlete's colour nearby
+/// (the mean of interior pixels within [`COLOUR_REACH`]), `α = (p − b)·(f − b) / |f − b|²`, in
+/// linear light, where light mixes (in the sRGB codes a dark athlete on bright snow would
+/// read as covering a third of a pixel it covers half of), and the pixel is in the matte when
+/// `α ≥` [`MIN_COVERAGE`]. Pixels with no interior pixel near (skis, poles a pixel or two wide)
+/// or too little contrast to tell stay as they were. On aerials16 the mattes' IoU goes from
+/// 0.890 (outline pixels only dropped, in sRGB codes, at 0.3) to 0.931.
 fn refine_edges(bits: &mut [u8], frame: &RgbImage, background: &BackgroundModel, roi: Roi) {
+    use crate::util::images::srgb_to_linear;
     let (w, h) = (roi.width() as usize, roi.height() as usize);
     let at = |x: usize, y: usize| bits[y * w + x] != 0;
     let interior: Vec<bool> = (0..w * h)
@@ -488,20 +507,27 @@ fn refine_edges(bits: &mut [u8], frame: &RgbImage, background: &BackgroundModel,
                 && at(x, y + 1)
         })
         .collect();
+    let outline = |x: usize, y: usize| {
+        !interior[y * w + x]
+            && (at(x, y)
+                || (x > 0 && at(x - 1, y))
+                || (x + 1 < w && at(x + 1, y))
+                || (y > 0 && at(x, y - 1))
+                || (y + 1 < h && at(x, y + 1)))
+    };
     let pixel = |img: &RgbImage, x: usize, y: usize| {
         let p = img.get_pixel(roi.x0 + x as u32, roi.y0 + y as u32).0;
-        [p[0] as f32, p[1] as f32, p[2] as f32]
+        p.map(|c| srgb_to_linear(c) * 255.0)
     };
-    let mut drop = Vec::new();
+    let mut decided = Vec::new();
     for y in 0..h {
         for x in 0..w {
-            let i = y * w + x;
-            if bits[i] == 0 || interior[i] {
+            if !outline(x, y) {
                 continue;
             }
             let (mut f, mut n) = ([0.0f32; 3], 0);
-            for yy in y.saturating_sub(2)..(y + 3).min(h) {
-                for xx in x.saturating_sub(2)..(x + 3).min(w) {
+            for yy in y.saturating_sub(COLOUR_REACH)..(y + COLOUR_REACH + 1).min(h) {
+                for xx in x.saturating_sub(COLOUR_REACH)..(x + COLOUR_REACH + 1).min(w) {
                     if interior[yy * w + xx] {
                         let q = pixel(frame, xx, yy);
                         for c in 0..3 {
@@ -522,17 +548,14 @@ fn refine_edges(bits: &mut [u8], frame: &RgbImage, background: &BackgroundModel,
                 num += (p[c] - b[c]) * d;
                 den += d * d;
             }
-            // Athlete and background too alike here to tell coverage: keep the pixel.
-            if den < 900.0 {
+            if den < MIN_CONTRAST {
                 continue;
             }
-            if num / den < MIN_COVERAGE {
-                drop.push(i);
-            }
+            decided.push((y * w + x, num / den >= MIN_COVERAGE));
         }
     }
-    for i in drop {
-        bits[i] = 0;
+    for (i, covered) in decided {
+        bits[i] = covered as u8;
     }
 }
 
@@ -677,6 +700,7 @@ pub fn iou(a: &image::GrayImage, b: &image::GrayImage) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::images::{linear_to_srgb, srgb_to_linear};
 
     /// The network's median equals a sort's for every sample count up to 25, odd and even
     /// (the upper median), on pseudo-random bytes with many ties.
@@ -703,9 +727,10 @@ mod tests {
         }
     }
 
-    /// A small subject whose outline is blended with the background (4x4 supersampled
-    /// coverage, then a 3x3 blur, as a lens and a codec leave it): the matte keeps the pixels
-    /// the subject covers at least [`MIN_COVERAGE`] of, not every pixel that differs at all.
+    /// A small subject whose outline is blended with the background in linear light (4x4
+    /// supersampled coverage, then a 3x3 blur, as a lens and a codec leave it): the matte keeps
+    /// the pixels the subject covers at least [`MIN_COVERAGE`] of, not every pixel that differs
+    /// at all.
     #[test]
     fn outline_pixels_count_by_coverage() {
         let (bg, fg) = ([40.0f32, 60.0, 200.0], [220.0f32, 180.0, 40.0]);
@@ -738,8 +763,9 @@ mod tests {
         };
         let frame = RgbImage::from_fn(64, 64, |x, y| {
             let a = blurred(x as i64, y as i64);
+            let lin = |v: f32| srgb_to_linear(v as u8);
             image::Rgb(std::array::from_fn(|c| {
-                (bg[c] + (fg[c] - bg[c]) * a).round() as u8
+                linear_to_srgb(lin(bg[c]) + (lin(fg[c]) - lin(bg[c])) * a)
             }))
         });
         let background = BackgroundModel::from_samples(&[RgbImage::from_pixel(
@@ -761,9 +787,9 @@ mod tests {
         });
         let want = truth.pixels().filter(|p| p.0[0] > 0).count() as f32;
         let area = m.pixels().filter(|p| p.0[0] > 0).count() as f32;
-        // The threshold alone takes every pixel the blur touched (237 here against 200 covered
-        // at least 0.3); the estimate lands within a few pixels of the covered ones (the
-        // interior colour is itself slightly blended near the outline, so it errs fat).
+        // The threshold alone takes every pixel the blur touched; the estimate lands within a
+        // few pixels of the covered ones (the interior colour is itself slightly blended near
+        // the outline).
         let raw = frame
             .pixels()
             .zip(background.image.pixels())
