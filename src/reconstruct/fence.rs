@@ -672,8 +672,6 @@ mod tests {
         );
     }
 
-    /// Where both feet were measured the snow moves by their mean height over it; beyond, the
-    /// shift fades out over [`SETTLE_FADE`]; where none was, nothing moves.
     /// Agreement up a wall: a plateau with a dip, a thinning tail and a stray spot above.
     /// It falls for good where it first drops below half the peak above the peak; a wall
     /// no spot agrees on has no top.
@@ -716,6 +714,8 @@ mod tests {
         assert_eq!(search.down_to_feet(11.0, 0.7, &[]), None);
     }
 
+    /// Where both feet were measured the snow moves by their mean height over it; beyond, the
+    /// shift fades out over [`SETTLE_FADE`]; where none was, nothing moves.
     #[test]
     fn the_snow_settles_on_the_measured_feet() {
         let fence = |l: f64, dz: f64, measured: Option<(f64, f64)>| FoundFence {
