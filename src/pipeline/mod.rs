@@ -26,7 +26,7 @@ use crate::reconstruct::{
 };
 use crate::segment::{self, BackgroundModel, Roi, Silhouette};
 use crate::sync::{self, Track};
-use crate::util::{AtomicDir, Interrupted, check_interrupt, log_elapsed};
+use crate::util::{AtomicDir, Interrupted, ceil_i64, check_interrupt, floor_i64, log_elapsed};
 use nalgebra::{Matrix3, Point3, Vector3};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -1311,19 +1311,16 @@ impl HullMask {
             c = c.max(x + r);
             d = d.max(y + r);
         }
-        let (x0, y0) = (
-            (a - shift.0).floor() as i64 - 1,
-            (b - shift.1).floor() as i64 - 1,
-        );
+        let (x0, y0) = (floor_i64(a - shift.0) - 1, floor_i64(b - shift.1) - 1);
         let (w, h) = (
-            ((c - shift.0).ceil() as i64 - x0 + 2) as usize,
-            ((d - shift.1).ceil() as i64 - y0 + 2) as usize,
+            (ceil_i64(c - shift.0) - x0 + 2) as usize,
+            (ceil_i64(d - shift.1) - y0 + 2) as usize,
         );
         let mut cover = vec![0.0f32; w * h];
         for &(x, y, r) in &self.discs {
             let (x, y) = (x - shift.0, y - shift.1);
-            let (xa, xb) = ((x - r - 0.5).floor() as i64, (x + r + 0.5).ceil() as i64);
-            let (ya, yb) = ((y - r - 0.5).floor() as i64, (y + r + 0.5).ceil() as i64);
+            let (xa, xb) = (floor_i64(x - r - 0.5), ceil_i64(x + r + 0.5));
+            let (ya, yb) = (floor_i64(y - r - 0.5), ceil_i64(y + r + 0.5));
             for yy in ya.max(y0)..=yb.min(y0 + h as i64 - 1) {
                 let row = (yy - y0) as usize * w;
                 for xx in xa.max(x0)..=xb.min(x0 + w as i64 - 1) {

@@ -7,6 +7,7 @@
 
 use super::View;
 use crate::camera::Projector;
+use crate::util::floor_i64;
 use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 
@@ -110,19 +111,37 @@ impl CarveParams {
     }
 }
 
+/// Which view to test first: the one that last rejected a cell on this worker. Neighbouring
+/// cells (siblings, which come one after another) tend to be rejected by the same camera, and
+/// an empty cell costs one projection instead of a dozen when that camera comes first. The
+/// order changes nothing else: a cell is empty when more than `tolerance` cameras reject it,
+/// whichever is tested first.
+#[derive(Default)]
+struct FirstView(usize);
+
+impl FirstView {
+    /// The views' indices, this one first and the rest in order after it.
+    fn order(&self, n: usize) -> impl Iterator<Item = usize> + use<> {
+        let first = if self.0 < n { self.0 } else { 0 };
+        (first..n).chain(0..first)
+    }
+}
+
 fn classify(
     views: &[View],
     projectors: &[Projector],
     lo: &Point3<f64>,
     size: f64,
-    min_views: usize,
-    tolerance: usize,
-    slack: i64,
+    params: &CarveParams,
+    first: &mut FirstView,
 ) -> Class {
+    let (min_views, tolerance) = (params.min_views, params.tolerance);
+    let slack = params.matte_slack as i64;
     let mut seen = 0;
     let mut all_full = true;
     let mut rejections = 0;
-    for (v, proj) in views.iter().zip(projectors) {
+    for i in first.order(views.len()) {
+        let (v, proj) = (&views[i], &projectors[i]);
         let cam = v.camera;
         let (w, h) = (cam.intrinsics.width as f64, cam.intrinsics.height as f64);
         let (mut x0, mut y0, mut x1, mut y1) = (
@@ -164,8 +183,8 @@ fn classify(
             continue;
         }
         // Pixel centres at integers: the box covers pixels round(x0)..=round(x1).
-        let (ix0, iy0) = ((x0 + 0.5).floor() as i64, (y0 + 0.5).floor() as i64);
-        let (ix1, iy1) = ((x1 + 0.5).floor() as i64 + 1, (y1 + 0.5).floor() as i64 + 1);
+        let (ix0, iy0) = (floor_i64(x0 + 0.5), floor_i64(y0 + 0.5));
+        let (ix1, iy1) = (floor_i64(x1 + 0.5) + 1, floor_i64(y1 + 0.5) + 1);
         if ix1 <= 0 || iy1 <= 0 || ix0 >= w as i64 || iy0 >= h as i64 {
             continue; // this camera does not see the cell
         }
@@ -178,6 +197,7 @@ fn classify(
         if count == 0 && inside {
             rejections += 1;
             if rejections > tolerance {
+                first.0 = i;
                 return Class::Empty;
             }
             continue;
@@ -203,13 +223,15 @@ fn leaf_occupied(
     views: &[View],
     projectors: &[Projector],
     p: &Point3<f64>,
-    min_views: usize,
-    tolerance: usize,
-    slack: i64,
+    params: &CarveParams,
+    first: &mut FirstView,
 ) -> bool {
+    let (min_views, tolerance) = (params.min_views, params.tolerance);
+    let slack = params.matte_slack as i64;
     let mut seen = 0;
     let mut rejections = 0;
-    for (v, proj) in views.iter().zip(projectors) {
+    for i in first.order(views.len()) {
+        let (v, proj) = (&views[i], &projectors[i]);
         let cam = v.camera;
         let Some((px, py, d)) = proj.project(p) else {
             continue;
@@ -222,7 +244,7 @@ fn leaf_occupied(
             continue;
         }
         seen += 1;
-        let (ix, iy) = ((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64);
+        let (ix, iy) = (floor_i64(qx + 0.5), floor_i64(qy + 0.5));
         let hit = if slack == 0 {
             v.silhouette.matte.get(ix, iy)
         } else {
@@ -234,6 +256,7 @@ fn leaf_occupied(
         if !hit {
             rejections += 1;
             if rejections > tolerance {
+                first.0 = i;
                 return false;
             }
         }
@@ -270,26 +293,23 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
         let size = root / (1u64 << level) as f64;
         let leaves_per_cell = 1i64 << (params.levels - level);
         if level == params.levels {
-            leaves = cells
+            let kept: Vec<bool> = cells
                 .par_iter()
-                .filter(|c| {
+                .map_init(FirstView::default, |first, c| {
                     let p = corner(c, size) + Vector3::repeat(size * 0.5);
-                    leaf_occupied(
-                        views,
-                        &projectors,
-                        &p,
-                        params.min_views,
-                        params.tolerance,
-                        params.matte_slack as i64,
-                    )
+                    leaf_occupied(views, &projectors, &p, params, first)
                 })
-                .copied()
+                .collect();
+            leaves = cells
+                .iter()
+                .zip(kept)
+                .filter_map(|(c, k)| k.then_some(*c))
                 .collect();
             break;
         }
         let classes: Vec<Class> = cells
             .par_iter()
-            .map(|c| {
+            .map_init(FirstView::default, |first, c| {
                 // Root cells may reach past the volume; what lies beyond it is not searched.
                 let lo = corner(c, size);
                 if lo.x >= params.volume_max.x
@@ -298,15 +318,7 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
                 {
                     return Class::Empty;
                 }
-                classify(
-                    views,
-                    &projectors,
-                    &corner(c, size),
-                    size,
-                    params.min_views,
-                    params.tolerance,
-                    params.matte_slack as i64,
-                )
+                classify(views, &projectors, &corner(c, size), size, params, first)
             })
             .collect();
         let mut next = Vec::new();
@@ -502,7 +514,7 @@ pub fn agreement(occ: &Occupancy, view: &View) -> f64 {
                 if view
                     .silhouette
                     .matte
-                    .get((qx + 0.5).floor() as i64, (qy + 0.5).floor() as i64)
+                    .get(floor_i64(qx + 0.5), floor_i64(qy + 0.5))
                 {
                     inside += 1;
                 }

@@ -14,6 +14,7 @@
 //! The motion is measured from the hulls themselves: a coarse hull per instant, registered to
 //! the next by iterative closest points ([`register`]).
 
+use crate::util::floor_i64;
 use nalgebra::{Isometry3, Matrix3, Point3, Rotation3, Translation3, UnitQuaternion, Vector3};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -133,7 +134,7 @@ impl<'a> Grid<'a> {
     }
 
     fn key(p: &Point3<f64>, cell: f64) -> u64 {
-        let c = |v: f64| (v / cell).floor() as i64;
+        let c = |v: f64| floor_i64(v / cell);
         Self::pack(c(p.x), c(p.y), c(p.z))
     }
 
@@ -145,7 +146,7 @@ impl<'a> Grid<'a> {
 
     /// The nearest point within `reach` of `p`.
     fn nearest(&self, p: &Point3<f64>, reach: f64) -> Option<(u32, f64)> {
-        let c = |v: f64| (v / self.cell).floor() as i64;
+        let c = |v: f64| floor_i64(v / self.cell);
         let k = [c(p.x), c(p.y), c(p.z)];
         let r = (reach / self.cell).ceil() as i64;
         let mut best: Option<(u32, f64)> = None;

@@ -109,9 +109,9 @@ impl<'a> GreyPlate<'a> {
             ((x + 0.5) * f - 0.5).clamp(0.0, *w as f64 - 1.001),
             ((y + 0.5) * f - 0.5).clamp(0.0, *h as f64 - 1.001),
         );
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-        let (i, j) = (x0 as usize, y0 as usize);
+        // Both are clamped non-negative: truncation is the floor (and no call into libm).
+        let (i, j) = (x as usize, y as usize);
+        let (fx, fy) = ((x - i as f64) as f32, (y - j as f64) as f32);
         let g = |i: usize, j: usize| grey[j * w + i];
         let a = g(i, j) * (1.0 - fx) + g(i + 1, j) * fx;
         let b = g(i, j + 1) * (1.0 - fx) + g(i + 1, j + 1) * fx;
