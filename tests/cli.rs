@@ -97,6 +97,23 @@ fn tiny_capture_end_to_end() {
     }
     let psnr = v["psnr_db"].as_f64().expect("psnr number");
     assert!(psnr > 10.0 && psnr < 60.0, "held-out PSNR {psnr}");
+    // Temporal stability over the athlete: the render changes from one frame to the next about
+    // as much as the footage does (a flickering render changes more, a frozen one less).
+    let change = v["temporal_change_athlete"]
+        .as_f64()
+        .expect("temporal change");
+    let error = v["temporal_error_athlete"]
+        .as_f64()
+        .expect("temporal error");
+    eprintln!("athlete frame to frame: {error:.2} levels RMS off, {change:.3}x the change");
+    assert!(
+        change > 0.5 && change < 1.5,
+        "temporal change ratio {change}: {json}"
+    );
+    assert!(
+        error > 0.0 && error < 60.0,
+        "temporal error {error}: {json}"
+    );
     // The venue against the truth: the snow between the fences (here the athlete's contact
     // profile alone), nothing measured beyond, and no fence found to score.
     let venue = &v["venue"];

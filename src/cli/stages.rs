@@ -174,6 +174,10 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         );
         println!("largest sync error: {:.3} frames", r.sync_error_frames_max);
         println!("matte IoU against the true masks: {:.4}", r.matte_iou);
+        println!(
+            "athlete from one frame to the next: {:.2} levels RMS off the footage's change, {:.2}x as much change",
+            r.temporal_error_athlete, r.temporal_change_athlete
+        );
         if let Some(v) = &r.venue {
             print_venue(v);
         }

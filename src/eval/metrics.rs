@@ -21,6 +21,16 @@ impl Rect {
             y1: img.height(),
         }
     }
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Rect) -> Rect {
+        Rect {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
     pub fn area(&self) -> u64 {
         (self.x1.saturating_sub(self.x0)) as u64 * (self.y1.saturating_sub(self.y0)) as u64
     }
@@ -49,6 +59,78 @@ pub fn psnr(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
     } else {
         10.0 * (255.0f64 * 255.0 / mse).log10()
     }
+}
+
+/// How the render changes from one frame to the next against how the real footage changes,
+/// over `r`: sums over the rectangle's pixels and channels of the two frame differences
+/// (render `a0` → `a1`, real `b0` → `b1`), in 8-bit levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TemporalSums {
+    /// Σ ((a1 − a0) − (b1 − b0))²: what the render's change gets wrong.
+    pub error: f64,
+    /// Σ (a1 − a0)²: how much the render changes.
+    pub rendered: f64,
+    /// Σ (b1 − b0)²: how much the real footage changes.
+    pub real: f64,
+    /// Pixel channels summed.
+    pub n: u64,
+}
+
+impl TemporalSums {
+    /// Root mean square of what the render's change gets wrong (levels).
+    pub fn rms_error(&self) -> f64 {
+        if self.n == 0 {
+            f64::NAN
+        } else {
+            (self.error / self.n as f64).sqrt()
+        }
+    }
+
+    /// The render's change over the real footage's (RMS over RMS): 1 when the render changes
+    /// as much as the footage, above 1 where it flickers, below 1 where it holds still.
+    pub fn change_ratio(&self) -> f64 {
+        if self.n == 0 || self.real <= 0.0 {
+            f64::NAN
+        } else {
+            (self.rendered / self.real).sqrt()
+        }
+    }
+}
+
+/// [`TemporalSums`] of a rendered pair of consecutive frames against the real pair, over `r`.
+pub fn temporal(
+    a0: &RgbImage,
+    a1: &RgbImage,
+    b0: &RgbImage,
+    b1: &RgbImage,
+    r: Rect,
+) -> TemporalSums {
+    let mut t = TemporalSums::default();
+    let w = [a0, a1, b0, b1]
+        .iter()
+        .map(|i| i.width())
+        .min()
+        .unwrap_or(0);
+    let h = [a0, a1, b0, b1]
+        .iter()
+        .map(|i| i.height())
+        .min()
+        .unwrap_or(0);
+    for y in r.y0..r.y1.min(h) {
+        for x in r.x0..r.x1.min(w) {
+            let px = |i: &RgbImage| i.get_pixel(x, y).0;
+            let (p0, p1, q0, q1) = (px(a0), px(a1), px(b0), px(b1));
+            for c in 0..3 {
+                let da = p1[c] as f64 - p0[c] as f64;
+                let db = q1[c] as f64 - q0[c] as f64;
+                t.error += (da - db) * (da - db);
+                t.rendered += da * da;
+                t.real += db * db;
+                t.n += 1;
+            }
+        }
+    }
+    t
 }
 
 fn luma(img: &RgbImage, r: Rect) -> (Vec<f32>, usize, usize) {
@@ -162,5 +244,37 @@ mod tests {
         let d = pattern(64, 48, 20);
         let flat = RgbImage::from_pixel(64, 48, image::Rgb([120, 60, 150]));
         assert!(ssim(&c, &d, Rect::full(&c)) > ssim(&c, &flat, Rect::full(&c)));
+    }
+
+    #[test]
+    fn temporal_figures_tell_a_steady_render_from_a_frozen_or_flickering_one() {
+        let (b0, b1) = (pattern(32, 24, 0), pattern(32, 24, 40));
+        let full = Rect::full(&b0);
+        // Changing as the footage does, even while wrong by a steady offset: no error, ratio 1.
+        let (a0, a1) = (pattern(32, 24, 10), pattern(32, 24, 50));
+        let t = temporal(&a0, &a1, &b0, &b1, full);
+        assert_eq!(t.n, 32 * 24 * 3);
+        assert!(t.rms_error() < 1e-9 && (t.change_ratio() - 1.0).abs() < 1e-9);
+        // Frozen: none of the footage's change (the middle channel moves by 20, the others by
+        // 40 either way), ratio 0.
+        let t = temporal(&a0, &a0, &b0, &b1, full);
+        let want = ((40.0f64 * 40.0 + 20.0 * 20.0 + 40.0 * 40.0) / 3.0).sqrt();
+        assert!((t.rms_error() - want).abs() < 1e-9, "{}", t.rms_error());
+        assert_eq!(t.change_ratio(), 0.0);
+        // Flickering: right on the first frame, 30 levels bright on the next.
+        let flick = RgbImage::from_fn(32, 24, |x, y| {
+            image::Rgb(b1.get_pixel(x, y).0.map(|v| v.saturating_add(30)))
+        });
+        let t = temporal(&b0, &flick, &b0, &b1, full);
+        assert!(t.rms_error() > 20.0 && t.change_ratio() > 1.2, "{t:?}");
+        // Only the rectangle counts; an empty one gives no figures.
+        let none = Rect {
+            x0: 5,
+            y0: 5,
+            x1: 5,
+            y1: 9,
+        };
+        assert!(temporal(&b0, &flick, &b0, &b1, none).rms_error().is_nan());
+        assert!(full.union(&none) == full);
     }
 }

@@ -14,7 +14,7 @@ use crate::render::distortion::LensRemap;
 use crate::render::{FrameRequest, OffscreenRenderer, RenderError, SceneError, load_scene};
 use crate::synth::truth::{Truth, TruthError};
 use image::RgbImage;
-use metrics::{Rect, psnr, ssim};
+use metrics::{Rect, TemporalSums, psnr, ssim, temporal};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -79,6 +79,10 @@ pub struct CameraScore {
     pub ssim_athlete: f64,
     pub nearest_camera: String,
     pub baseline_nearest_camera_psnr_db: f64,
+    /// See [`EvalReport::temporal_error_athlete`].
+    pub temporal_error_athlete: f64,
+    /// See [`EvalReport::temporal_change_athlete`].
+    pub temporal_change_athlete: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +92,16 @@ pub struct EvalReport {
     pub ssim: f64,
     pub ssim_athlete: f64,
     pub baseline_nearest_camera_psnr_db: f64,
+    /// Temporal stability over the athlete (the true masks' boxes of a scored frame and the
+    /// next, grown by 8 pixels): the RMS, in 8-bit levels, of the render's change from one
+    /// frame to the next less the real footage's change. A render that flickers, or that lags
+    /// or stutters against the footage, raises it; so does an error that moves with the
+    /// athlete (it follows the athlete's PSNR too), and the footage's own noise sets its floor.
+    pub temporal_error_athlete: f64,
+    /// The render's change from frame to frame over the real footage's (RMS over RMS, same
+    /// boxes): about 1 when the athlete changes as it does on the footage, above 1 where the
+    /// render flickers, below where it holds still (or is smoother than the noisy footage).
+    pub temporal_change_athlete: f64,
     pub per_camera: Vec<CameraScore>,
     pub sync_error_frames_max: f64,
     pub sync_error_frames: BTreeMap<String, f64>,
@@ -165,7 +179,6 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-/// The true mask's bounding box grown by `margin`, or `None` if the mask is empty.
 /// The rendered and the real frame, and their difference amplified four times, as PNGs.
 fn write_images(
     dir: &Path,
@@ -194,6 +207,7 @@ fn write_images(
     Ok(())
 }
 
+/// The true mask's bounding box grown by `margin`, or `None` if the mask is empty.
 fn mask_box(mask: &image::GrayImage, margin: u32) -> Option<Rect> {
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
     for (x, y, p) in mask.enumerate_pixels() {
@@ -349,7 +363,14 @@ pub fn evaluate(
             .round()
             .clamp(first as f64, last as f64) as u64;
         wanted.insert(apex_frame);
-        let real = decode_frames(&cam.video, &wanted)?;
+        // Each scored frame's successor too, for the temporal figures (a frame and the next).
+        let next: BTreeSet<u64> = wanted
+            .iter()
+            .map(|&k| k + 1)
+            .filter(|&k| k <= last)
+            .collect();
+        let shown: BTreeSet<u64> = wanted.union(&next).copied().collect();
+        let real = decode_frames(&cam.video, &shown)?;
         // The nearest real camera (by viewing direction onto the scene), for the baseline.
         let dir = (cam.camera.centre() - scene_centre).normalize();
         let nearest = recon
@@ -385,7 +406,7 @@ pub fn evaluate(
         // Render the held-out views.
         let remap = LensRemap::new(&cam.camera);
         let (w, h) = cam.camera.intrinsics.width_height();
-        let requests: Vec<(u64, FrameRequest)> = wanted
+        let requests: Vec<(u64, FrameRequest)> = shown
             .iter()
             .map(|&k| {
                 (
@@ -417,26 +438,46 @@ pub fn evaluate(
         let Some(r) = renderer.as_mut() else {
             continue;
         };
-        let mut rendered = Vec::new();
+        let mut rendered = BTreeMap::new();
         r.render(
             &requests.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>(),
             |i, img| {
-                rendered.push((requests[i].0, remap.apply(&img)));
+                rendered.insert(requests[i].0, remap.apply(&img));
                 Ok(())
             },
         )?;
+        // The true masks' boxes, grown by 8 pixels, of the frames rendered.
+        let boxes: BTreeMap<u64, Rect> = shown
+            .iter()
+            .filter_map(|&k| {
+                let mask = image::open(Truth::mask_path(&capture.dir, id, k)).ok()?;
+                Some((k, mask_box(&mask.to_luma8(), 8)?))
+            })
+            .collect();
         let (mut p, mut pa, mut s, mut sa, mut base) = (vec![], vec![], vec![], vec![], vec![]);
-        for (k, img) in &rendered {
+        let mut change = TemporalSums::default();
+        for (k, img) in rendered.iter().filter(|(k, _)| wanted.contains(k)) {
             let Some(truth_img) = real.get(k) else {
                 continue;
             };
+            // The athlete's change to the next frame, over both frames' boxes.
+            if let (Some(img1), Some(truth1), Some(b0), Some(b1)) = (
+                rendered.get(&(k + 1)),
+                real.get(&(k + 1)),
+                boxes.get(k),
+                boxes.get(&(k + 1)),
+            ) {
+                let r = b0.union(b1);
+                let t = temporal(img, img1, truth_img, truth1, r);
+                change.error += t.error;
+                change.rendered += t.rendered;
+                change.real += t.real;
+                change.n += t.n;
+            }
             let full = Rect::full(truth_img);
             p.push(psnr(img, truth_img, full));
             s.push(ssim(img, truth_img, full));
-            let mask_path = Truth::mask_path(&capture.dir, id, *k);
-            if let Ok(mask) = image::open(&mask_path).map(|m| m.to_luma8())
-                && let Some(r) = mask_box(&mask, 8)
-            {
+            if let Some(&r) = boxes.get(k) {
                 pa.push(psnr(img, truth_img, r));
                 sa.push(ssim(img, truth_img, r));
             }
@@ -457,6 +498,8 @@ pub fn evaluate(
             ssim_athlete: mean(&sa),
             nearest_camera: nearest_id,
             baseline_nearest_camera_psnr_db: mean(&base),
+            temporal_error_athlete: change.rms_error(),
+            temporal_change_athlete: change.change_ratio(),
         });
     }
     let matte_iou = matte_iou(&recon, &capture, opts.frames_per_camera.clamp(1, 4))?;
@@ -467,6 +510,8 @@ pub fn evaluate(
         ssim: col(|c| c.ssim),
         ssim_athlete: col(|c| c.ssim_athlete),
         baseline_nearest_camera_psnr_db: col(|c| c.baseline_nearest_camera_psnr_db),
+        temporal_error_athlete: col(|c| c.temporal_error_athlete),
+        temporal_change_athlete: col(|c| c.temporal_change_athlete),
         sync_error_frames_max: sync_err.values().copied().fold(0.0, f64::max),
         sync_error_frames: sync_err,
         matte_iou,
