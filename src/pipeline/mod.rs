@@ -1483,6 +1483,7 @@ fn bake_venue(
             s_range,
             l_range,
             &prior,
+            &model.ground.samples,
             &grey,
             crate::reconstruct::venue::LANE_HALF_WIDTH,
             COURSE_HALF_WIDTH,

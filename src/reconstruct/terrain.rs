@@ -427,40 +427,105 @@ fn smoothed(profile: &[(f64, f64)], half: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The least-squares line through `pts` (distance along, height): its slope and the slope's
+/// standard error (from the residuals; `None` with fewer than three points or no spread). A
+/// line fitted across a bend leaves large residuals, so its error is large too.
+fn line_fit(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let k = pts.len() as f64;
+    if pts.len() < 3 {
+        return None;
+    }
+    let (ms, mz) = pts
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0 / k, a.1 + p.1 / k));
+    let (num, den) = pts.iter().fold((0.0, 0.0), |a, p| {
+        (a.0 + (p.0 - ms) * (p.1 - mz), a.1 + (p.0 - ms).powi(2))
+    });
+    if den <= 1e-9 {
+        return None;
+    }
+    let slope = num / den;
+    let rss: f64 = pts
+        .iter()
+        .map(|p| (p.1 - mz - slope * (p.0 - ms)).powi(2))
+        .sum();
+    Some((slope, (rss / (k - 2.0) / den).sqrt()))
+}
+
+/// How far inside a measured end the athlete's contacts may stop and still tell the slope the
+/// profile continues at beyond it (m).
+const CONTACT_REACH: f64 = 3.0;
+/// How far in from the contacts' own end their slope is fitted (m).
+const CONTACT_FIT: f64 = 3.0;
+/// The smallest standard error a slope is trusted to (weights stay finite).
+const MIN_SLOPE_ERROR: f64 = 0.005;
+
 /// Beyond the last run of [`MEASURED_RUN`] measured positions at either end, a profile
 /// continues at the slope it had over the last [`SLOPE_FIT`] metres measured (a hill goes on
 /// down, an in-run on up, rather than stopping dead), for at most [`EXTRAPOLATE`] metres, level
-/// beyond; slopes steeper than 45° are taken as 45°. Returns the measured part's ends and the
-/// slopes they were continued at (`None` when nothing was measured).
-fn extrapolate_ends(profile: &mut [(f64, f64)], measured: &[bool]) -> Option<MeasuredEnds> {
+/// beyond; slopes steeper than 45° are taken as 45°. Where the athlete's `contacts` (the contact
+/// profile's samples, sorted along the course) end near a measured end (within
+/// [`CONTACT_REACH`] inside it, or beyond), their slope over their last [`CONTACT_FIT`] metres
+/// is averaged in, each slope weighted by the inverse square of its standard error: a fit over
+/// twelve measured metres that bends over a knoll leaves large residuals and gives way to the
+/// contacts the athlete slid down, a short noisy run of contacts gives way to the measured fit.
+/// Returns the measured part's ends and the slopes they were continued at (`None` when nothing
+/// was measured).
+fn extrapolate_ends(
+    profile: &mut [(f64, f64)],
+    measured: &[bool],
+    contacts: &[(f64, f64)],
+) -> Option<MeasuredEnds> {
     let n = profile.len().min(measured.len());
     let (first, last) = measured_ends(&measured[..n])?;
     // Least-squares slope of the measured samples within SLOPE_FIT of an end.
-    let slope = |range: &mut dyn Iterator<Item = usize>| {
+    let fit = |range: &mut dyn Iterator<Item = usize>| {
         let pts: Vec<(f64, f64)> = range.filter(|&i| measured[i]).map(|i| profile[i]).collect();
-        let k = pts.len() as f64;
-        if k < 2.0 {
-            return 0.0;
-        }
-        let (ms, mz) = pts
-            .iter()
-            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / k, a.1 + p.1 / k));
-        let (num, den) = pts.iter().fold((0.0, 0.0), |a, p| {
-            (a.0 + (p.0 - ms) * (p.1 - mz), a.1 + (p.0 - ms).powi(2))
-        });
-        if den > 1e-9 {
-            (num / den).clamp(-1.0, 1.0)
-        } else {
-            0.0
-        }
+        line_fit(&pts)
+    };
+    let combine = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| {
+        let w = |e: f64| 1.0 / e.max(MIN_SLOPE_ERROR).powi(2);
+        let slope = match (a, b) {
+            (Some((sa, ea)), Some((sb, eb))) => (sa * w(ea) + sb * w(eb)) / (w(ea) + w(eb)),
+            (Some((s, _)), None) | (None, Some((s, _))) => s,
+            (None, None) => 0.0,
+        };
+        slope.clamp(-1.0, 1.0)
     };
     let (s_first, s_last) = (profile[first].0, profile[last].0);
-    let head = slope(&mut (first..=last).take_while(|&i| profile[i].0 <= s_first + SLOPE_FIT));
-    let tail = slope(
-        &mut (first..=last)
-            .rev()
-            .take_while(|&i| profile[i].0 >= s_last - SLOPE_FIT),
+    let contact_head = match (contacts.first(), contacts.len() >= 5) {
+        (Some(c), true) if c.0 <= s_first + CONTACT_REACH => {
+            let pts: Vec<(f64, f64)> = contacts
+                .iter()
+                .take_while(|p| p.0 <= c.0 + CONTACT_FIT)
+                .copied()
+                .collect();
+            line_fit(&pts)
+        }
+        _ => None,
+    };
+    let contact_tail = match (contacts.last(), contacts.len() >= 5) {
+        (Some(c), true) if c.0 >= s_last - CONTACT_REACH => {
+            let pts: Vec<(f64, f64)> = contacts
+                .iter()
+                .rev()
+                .take_while(|p| p.0 >= c.0 - CONTACT_FIT)
+                .copied()
+                .collect();
+            line_fit(&pts)
+        }
+        _ => None,
+    };
+    let measured_head =
+        fit(&mut (first..=last).take_while(|&i| profile[i].0 <= s_first + SLOPE_FIT));
+    let measured_tail = fit(&mut (first..=last)
+        .rev()
+        .take_while(|&i| profile[i].0 >= s_last - SLOPE_FIT));
+    tracing::debug!(
+        "terrain: end slopes (slope, standard error): first measured {measured_head:?} contacts {contact_head:?}, last measured {measured_tail:?} contacts {contact_tail:?}"
     );
+    let head = combine(measured_head, contact_head);
+    let tail = combine(measured_tail, contact_tail);
     let (z_first, z_last) = (profile[first].1, profile[last].1);
     for p in profile[..first].iter_mut() {
         p.1 = z_first - head * (s_first - p.0).min(EXTRAPOLATE);
@@ -517,15 +582,20 @@ pub(crate) fn range_steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
 
 /// Measures the snow surface over `s_range` × `l_range` (m, in `frame`) as a [`CourseProfile`],
 /// starting from `prior` (the surface height at (s, l), e.g. from the athlete's contacts).
+/// `contacts` are the athlete's contact profile's samples (distance along, height), sorted;
+/// where they reach an end of the measured part they steer the slope it continues at
+/// (see [`extrapolate_ends`]); empty when there are none.
 ///
 /// The profile along the course is measured on the course itself beside the athlete's lane
 /// (`1.5 · lane ≤ |l| ≤ course_half_width`), where one height serves a whole row across;
 /// the rise across the course is then measured over the whole length, relative to it.
+#[allow(clippy::too_many_arguments)]
 pub fn estimate(
     frame: &GroundFrame,
     s_range: (f64, f64),
     l_range: (f64, f64),
     prior: &(dyn Fn(f64, f64) -> f64 + Sync),
+    contacts: &[(f64, f64)],
     plates: &[GreyPlate],
     lane: f64,
     course_half_width: f64,
@@ -572,7 +642,7 @@ pub fn estimate(
         s_pos.first().copied().unwrap_or(0.0),
         flags(&measured)
     );
-    let ends = extrapolate_ends(&mut along, &measured);
+    let ends = extrapolate_ends(&mut along, &measured, contacts);
     // Across: the rise from the along profile, over the whole length.
     let l_pos = range_steps(l_range.0, l_range.1, 0.5);
     // Every metre along, in coarse steps of 10 cm. Sampling every 2 m, or in steps of 20 cm, is
@@ -917,7 +987,7 @@ mod tests {
             .enumerate()
             .map(|(i, &v)| (v, -0.6 * v.clamp(0.0, 20.0) + noise(i)))
             .collect();
-        extrapolate_ends(&mut profile, &measured);
+        extrapolate_ends(&mut profile, &measured, &[]);
         let at = |v: f64| AxisMap::interp(&profile, v);
         // Up the hill before s = 0 and down it after s = 20, at about its slope.
         assert!((at(-10.0) - 6.0).abs() < 0.3, "{}", at(-10.0));
@@ -929,12 +999,66 @@ mod tests {
         // A cliff is continued at 45° at most.
         let mut steep: Vec<(f64, f64)> =
             s.iter().map(|&v| (v, -3.0 * v.clamp(0.0, 20.0))).collect();
-        extrapolate_ends(&mut steep, &measured);
+        extrapolate_ends(&mut steep, &measured, &[]);
         assert!((AxisMap::interp(&steep, 30.0) - (-60.0 - 10.0)).abs() < 1e-6);
         // Nothing measured: nothing changes.
         let mut flat: Vec<(f64, f64)> = s.iter().map(|&v| (v, 1.0)).collect();
-        extrapolate_ends(&mut flat, &vec![false; s.len()]);
+        extrapolate_ends(&mut flat, &vec![false; s.len()], &[]);
         assert!(flat.iter().all(|p| p.1 == 1.0));
+    }
+
+    /// Where the measured part ends just past a bend (a knoll, then a landing hill falling at
+    /// 0.75), a fit over its last twelve metres comes out shallow; the athlete's contacts down
+    /// the hill near that end give its slope, and a short, noisy run of them gives way to the fit.
+    #[test]
+    fn a_profile_end_past_a_bend_continues_at_the_contacts_slope() {
+        let truth = |v: f64| {
+            if v <= 8.0 {
+                0.0
+            } else if v < 12.0 {
+                -0.75 * (v - 8.0).powi(2) / 8.0
+            } else {
+                -0.75 * (v - 12.0) - 1.5
+            }
+        };
+        let s: Vec<f64> = (-60..=140).map(|i| i as f64 * 0.5).collect();
+        let measured: Vec<bool> = s.iter().map(|&v| (0.0..=20.0).contains(&v)).collect();
+        let profile: Vec<(f64, f64)> = s.iter().map(|&v| (v, truth(v.clamp(0.0, 20.0)))).collect();
+        let continued = |contacts: &[(f64, f64)]| {
+            let mut p = profile.clone();
+            extrapolate_ends(&mut p, &measured, contacts);
+            AxisMap::interp(&p, 40.0)
+        };
+        let alone = continued(&[]);
+        assert!(alone - truth(40.0) > 1.0, "the fit alone: {alone}");
+        // Contacts from s = 17 to 19.5, within a centimetre of the snow.
+        let wobble = |i: usize| 0.01 * if i.is_multiple_of(2) { 1.0 } else { -1.0 };
+        let slid: Vec<(f64, f64)> = (0..11)
+            .map(|i| {
+                let v = 17.0 + i as f64 * 0.25;
+                (v, truth(v) + wobble(i))
+            })
+            .collect();
+        let with = continued(&slid);
+        assert!(
+            (with - truth(40.0)).abs() < 0.2,
+            "with the contacts: {with}"
+        );
+        // Five contacts over half a metre, 5 cm of noise, leaning the wrong way: the fit holds.
+        let noisy: Vec<(f64, f64)> = (0..5)
+            .map(|i| {
+                let v = 19.0 + i as f64 * 0.12;
+                (v, truth(19.0) - 0.2 * (v - 19.0) + 5.0 * wobble(i))
+            })
+            .collect();
+        assert!(
+            (continued(&noisy) - alone).abs() < 0.5,
+            "{}",
+            continued(&noisy)
+        );
+        // Contacts that stop well inside the measured part say nothing about its end.
+        let inside: Vec<(f64, f64)> = slid.iter().map(|&(v, z)| (v - 10.0, z)).collect();
+        assert_eq!(continued(&inside), alone);
     }
 
     /// A camera looking along +x from `eye`.
