@@ -76,6 +76,15 @@ pub struct TemporalSums {
     pub n: u64,
 }
 
+impl std::ops::AddAssign for TemporalSums {
+    fn add_assign(&mut self, o: Self) {
+        self.error += o.error;
+        self.rendered += o.rendered;
+        self.real += o.real;
+        self.n += o.n;
+    }
+}
+
 impl TemporalSums {
     /// Root mean square of what the render's change gets wrong (levels).
     pub fn rms_error(&self) -> f64 {
@@ -106,16 +115,11 @@ pub fn temporal(
     r: Rect,
 ) -> TemporalSums {
     let mut t = TemporalSums::default();
-    let w = [a0, a1, b0, b1]
+    let (w, h) = [a0, a1, b0, b1]
         .iter()
-        .map(|i| i.width())
-        .min()
-        .unwrap_or(0);
-    let h = [a0, a1, b0, b1]
-        .iter()
-        .map(|i| i.height())
-        .min()
-        .unwrap_or(0);
+        .fold((u32::MAX, u32::MAX), |(w, h), i| {
+            (w.min(i.width()), h.min(i.height()))
+        });
     for y in r.y0..r.y1.min(h) {
         for x in r.x0..r.x1.min(w) {
             let px = |i: &RgbImage| i.get_pixel(x, y).0;

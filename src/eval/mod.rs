@@ -467,12 +467,7 @@ pub fn evaluate(
                 boxes.get(k),
                 boxes.get(&(k + 1)),
             ) {
-                let r = b0.union(b1);
-                let t = temporal(img, img1, truth_img, truth1, r);
-                change.error += t.error;
-                change.rendered += t.rendered;
-                change.real += t.real;
-                change.n += t.n;
+                change += temporal(img, img1, truth_img, truth1, b0.union(b1));
             }
             let full = Rect::full(truth_img);
             p.push(psnr(img, truth_img, full));

@@ -293,17 +293,13 @@ pub fn carve(views: &[View], params: &CarveParams) -> Occupancy {
         let size = root / (1u64 << level) as f64;
         let leaves_per_cell = 1i64 << (params.levels - level);
         if level == params.levels {
-            let kept: Vec<bool> = cells
+            leaves = cells
                 .par_iter()
                 .map_init(FirstView::default, |first, c| {
                     let p = corner(c, size) + Vector3::repeat(size * 0.5);
-                    leaf_occupied(views, &projectors, &p, params, first)
+                    leaf_occupied(views, &projectors, &p, params, first).then_some(*c)
                 })
-                .collect();
-            leaves = cells
-                .iter()
-                .zip(kept)
-                .filter_map(|(c, k)| k.then_some(*c))
+                .flatten()
                 .collect();
             break;
         }

@@ -493,29 +493,23 @@ fn extrapolate_ends(
         slope.clamp(-1.0, 1.0)
     };
     let (s_first, s_last) = (profile[first].0, profile[last].0);
-    let contact_head = match (contacts.first(), contacts.len() >= 5) {
-        (Some(c), true) if c.0 <= s_first + CONTACT_REACH => {
-            let pts: Vec<(f64, f64)> = contacts
-                .iter()
-                .take_while(|p| p.0 <= c.0 + CONTACT_FIT)
-                .copied()
-                .collect();
-            line_fit(&pts)
+    // The contacts' slope over their last CONTACT_FIT metres at one end (`run`: their samples
+    // from that end inwards), where that end `reaches` the measured one.
+    let contact_fit = |run: &mut dyn Iterator<Item = &(f64, f64)>,
+                       reaches: &dyn Fn(f64) -> bool| {
+        let mut run = run.peekable();
+        let end = **run.peek()?;
+        if contacts.len() < 5 || !reaches(end.0) {
+            return None;
         }
-        _ => None,
+        let pts: Vec<(f64, f64)> = run
+            .take_while(|p| (p.0 - end.0).abs() <= CONTACT_FIT)
+            .copied()
+            .collect();
+        line_fit(&pts)
     };
-    let contact_tail = match (contacts.last(), contacts.len() >= 5) {
-        (Some(c), true) if c.0 >= s_last - CONTACT_REACH => {
-            let pts: Vec<(f64, f64)> = contacts
-                .iter()
-                .rev()
-                .take_while(|p| p.0 >= c.0 - CONTACT_FIT)
-                .copied()
-                .collect();
-            line_fit(&pts)
-        }
-        _ => None,
-    };
+    let contact_head = contact_fit(&mut contacts.iter(), &|s| s <= s_first + CONTACT_REACH);
+    let contact_tail = contact_fit(&mut contacts.iter().rev(), &|s| s >= s_last - CONTACT_REACH);
     let measured_head =
         fit(&mut (first..=last).take_while(|&i| profile[i].0 <= s_first + SLOPE_FIT));
     let measured_tail = fit(&mut (first..=last)
