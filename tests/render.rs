@@ -224,6 +224,36 @@ fn renders_the_scene_and_matches_the_golden_image() {
     let again = r.render_one(&views[3]).expect("again");
     assert!(again == got[3].1, "the same view renders the same image");
 
+    // A change of intrinsics (a zoom on a camera path, or the next held-out camera in eval)
+    // takes effect in the frame that asks for it: the first zoomed frame after a wide one is
+    // the same image as the zoomed view rendered again and again.
+    let mut zoomed = views[3].clone();
+    zoomed.camera = camera(
+        [4.0 * 1.5f64.sin(), -4.0 * 1.5f64.cos(), 1.5],
+        [0.0, 0.0, 1.0],
+        W,
+        H,
+        20.0,
+    );
+    let mut switched = Vec::new();
+    r.render(&[views[3].clone(), zoomed.clone()], |_, im| {
+        switched.push(im);
+        Ok(())
+    })
+    .expect("wide then zoomed");
+    r.render_one(&zoomed).expect("zoomed");
+    let settled = r.render_one(&zoomed).expect("zoomed again");
+    assert!(switched[0] == got[3].1, "the wide view before the switch");
+    let differing = switched[1]
+        .pixels()
+        .zip(settled.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(
+        differing, 0,
+        "the first zoomed frame was drawn with the last frame's projection"
+    );
+
     // From under the snow (a camera path dipping below the ground) the ground is not drawn:
     // the sphere and the sky show, not the underside of the snow.
     let mut below = request(true);

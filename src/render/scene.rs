@@ -226,7 +226,9 @@ impl Plugin for GaussianViewPlugin {
             .insert_resource(ClearColor(SKY))
             .add_systems(
                 PostUpdate,
-                update_camera.before(bevy::transform::TransformSystems::Propagate),
+                update_camera
+                    .before(bevy::transform::TransformSystems::Propagate)
+                    .before(bevy::camera::CameraUpdateSystems),
             );
     }
 }
@@ -247,7 +249,9 @@ impl Plugin for ScenePlugin {
         .add_systems(
             PostUpdate,
             (
-                update_camera,
+                // Before Bevy's camera system turns the projection into a matrix, so a view
+                // whose intrinsics change is drawn with its own projection, not the last one.
+                update_camera.before(bevy::camera::CameraUpdateSystems),
                 update_athlete,
                 update_ghosts,
                 update_trajectory,
