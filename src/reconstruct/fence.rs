@@ -65,7 +65,38 @@ impl Fence {
     pub fn inner_normal(&self, frame: &GroundFrame) -> Vector3<f64> {
         -frame.left * self.l.signum()
     }
+
+    /// Whether the wall stands between `eye` and `p`: the straight line from one to the other
+    /// crosses the wall's line within its length, below its top. `ground` is the snow's height
+    /// along the wall (for a wall without a measured foot). A point closer than [`WALL_SKIN`]
+    /// to the wall's line counts as on the eye's side (the wall's own foot is not behind it).
+    pub fn blocks(
+        &self,
+        frame: &GroundFrame,
+        eye: &Point3<f64>,
+        p: &Point3<f64>,
+        ground: impl FnOnce(f64) -> f64,
+    ) -> bool {
+        let (se, le) = frame.coords(eye);
+        let (sp, lp) = frame.coords(p);
+        let (de, dp) = (le - self.l, lp - self.l);
+        // On the same side, or the point at the wall.
+        if de * dp >= 0.0 || dp.abs() < WALL_SKIN {
+            return false;
+        }
+        let t = de / (de - dp);
+        let s = se + t * (sp - se);
+        if s < self.s.0 || s > self.s.1 {
+            return false;
+        }
+        let z = eye.z + t * (p.z - eye.z);
+        z < self.foot_height(s, || ground(s)) + self.height
+    }
 }
+
+/// How far behind a wall's line a point must lie to be hidden by it (m): about a fence's
+/// thickness, so the snow at its foot on the far side is still the snow's.
+pub const WALL_SKIN: f64 = 0.05;
 
 /// A spot on a wall scores as agreeing when its matching cost (1 − correlation) is below this.
 const AGREE: f32 = 0.2;
@@ -638,6 +669,53 @@ mod tests {
         fence.foot.clear();
         assert!(fence.is_valid());
         assert_eq!(fence.foot_height(5.0, || 0.25), 0.25);
+    }
+
+    /// A wall hides what lies behind it from an eye on the other side, below its top and
+    /// within its length, and nothing on the eye's side, at its own foot, past its ends or seen
+    /// over its top.
+    #[test]
+    fn a_wall_hides_only_what_stands_behind_it() {
+        let frame = GroundFrame {
+            origin: Point3::origin(),
+            along: Vector3::x(),
+            left: Vector3::y(),
+        };
+        // 1.2 m high on snow at z = 0, standing 1 m lower (measured foot) from s = 10 on.
+        let fence = Fence {
+            l: 11.0,
+            s: (0.0, 20.0),
+            height: 1.2,
+            foot: vec![(0.0, 0.0), (10.0, 0.0), (10.5, -1.0), (20.0, -1.0)],
+            inner_texture: PathBuf::new(),
+            outer_texture: PathBuf::new(),
+        };
+        let snow = |_: f64| 0.0;
+        let eye = Point3::new(5.0, 0.0, 1.0);
+        let hides =
+            |x: f64, y: f64, z: f64| fence.blocks(&frame, &eye, &Point3::new(x, y, z), snow);
+        // Snow 2 m behind the wall, the line of sight crossing it 0.15 m up: hidden.
+        assert!(hides(5.0, 13.0, 0.0));
+        // The same spot seen from high up: the sight line crosses 2.3 m up, over the top.
+        let high = Point3::new(5.0, 0.0, 15.0);
+        assert!(!fence.blocks(&frame, &high, &Point3::new(5.0, 13.0, 0.0), snow));
+        // On the eye's side, at the wall's own foot (within its skin), and past its end.
+        assert!(!hides(5.0, 10.0, 0.0));
+        assert!(!hides(5.0, 11.0 + 0.5 * WALL_SKIN, 0.0));
+        assert!(hides(5.0, 11.0 + 2.0 * WALL_SKIN, 0.0));
+        assert!(!hides(30.0, 13.0, 0.0));
+        // From 2 m up the sight line crosses the wall 0.31 m up: under its top where it
+        // stands on the snow, over it where its measured foot is 1 m lower (top at 0.2 m).
+        let (a, b) = (Point3::new(5.0, 0.0, 2.0), Point3::new(15.0, 0.0, 2.0));
+        assert!(fence.blocks(&frame, &a, &Point3::new(5.0, 13.0, 0.0), snow));
+        assert!(!fence.blocks(&frame, &b, &Point3::new(15.0, 13.0, 0.0), snow));
+        // An eye outside the wall looking in is hidden from the course the same way.
+        assert!(fence.blocks(
+            &frame,
+            &Point3::new(5.0, 20.0, 1.0),
+            &Point3::new(5.0, 5.0, 0.0),
+            snow
+        ));
     }
 
     /// The foot is where a box of the wall's height covers the agreeing spots and leaves the

@@ -413,7 +413,8 @@ fn fill_texels(
 const UNSEEN_SNOW: [u8; 3] = [196, 204, 216];
 
 /// Bakes the ground texture (`width` along the course, `height` across it); `depth` (the
-/// terrain in each plate's camera) keeps texels from cameras that do not see them.
+/// terrain in each plate's camera) and the model's fences keep texels from cameras that do not
+/// see them.
 pub fn bake_ground(
     model: &VenueModel,
     plates: &[Plate],
@@ -446,10 +447,24 @@ pub fn bake_ground(
         let p = frame.point(*s, *l, ground_height(&a[1], &c[1]));
         let n = model.normal_from_terms(a, c);
         let score = |c: &Camera| {
-            let to = c.centre() - p;
+            let eye = c.centre();
+            let to = eye - p;
             let d = to.norm();
             let cos = (n.dot(&to) / d).max(0.0);
-            cos / d
+            // The depth maps let a point within their tolerance (about a metre at 40 m) behind
+            // a fence through, and those cameras see the fence there: snow behind a fence
+            // takes only cameras on its own side, or above the fence's top.
+            let behind_fence = || {
+                model
+                    .fences
+                    .iter()
+                    .any(|f| f.blocks(&frame, &eye, &p, |s| model.ground_point(s, f.l).z))
+            };
+            if cos <= 0.0 || behind_fence() {
+                0.0
+            } else {
+                cos / d
+            }
         };
         blend(plates, &p, &score, depth)
     });
