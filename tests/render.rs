@@ -141,6 +141,17 @@ fn request(show_venue: bool) -> FrameRequest {
     }
 }
 
+/// How many pixels of `img` differ from `view` drawn until settled (twice in a row, so nothing
+/// of the frames before it can linger).
+fn pixels_off_settled(r: &mut OffscreenRenderer, img: &RgbaImage, view: &FrameRequest) -> usize {
+    r.render_one(view).expect("view");
+    let settled = r.render_one(view).expect("view again");
+    img.pixels()
+        .zip(settled.pixels())
+        .filter(|(a, b)| a != b)
+        .count()
+}
+
 fn px(img: &RgbaImage, c: &Camera, p: [f64; 3]) -> [u8; 3] {
     let q = c.project(&p.into()).expect("in front");
     let v = img.get_pixel(q.x.round() as u32, q.y.round() as u32).0;
@@ -241,16 +252,10 @@ fn renders_the_scene_and_matches_the_golden_image() {
         Ok(())
     })
     .expect("wide then zoomed");
-    r.render_one(&zoomed).expect("zoomed");
-    let settled = r.render_one(&zoomed).expect("zoomed again");
     assert!(switched[0] == got[3].1, "the wide view before the switch");
-    let differing = switched[1]
-        .pixels()
-        .zip(settled.pixels())
-        .filter(|(a, b)| a != b)
-        .count();
     assert_eq!(
-        differing, 0,
+        pixels_off_settled(&mut r, &switched[1], &zoomed),
+        0,
         "the first zoomed frame was drawn with the last frame's projection"
     );
 
@@ -394,15 +399,22 @@ fn each_frame_of_a_batch_is_its_own_view_whatever_came_before() {
         Ok(())
     })
     .expect("batch");
+    for (i, img) in batch.iter().enumerate() {
+        let file = std::env::temp_dir().join(format!("replay360-batch_{i}.actual.png"));
+        img.save(&file).expect("save batch frame");
+    }
+    eprintln!(
+        "batch frames: {}",
+        std::env::temp_dir()
+            .join("replay360-batch_*.actual.png")
+            .display()
+    );
     for (i, v) in views.iter().enumerate().rev() {
-        r.render_one(v).expect("view");
-        let settled = r.render_one(v).expect("view again");
-        let differing = batch[i]
-            .pixels()
-            .zip(settled.pixels())
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "frame {i} of the batch differs from its view");
+        assert_eq!(
+            pixels_off_settled(&mut r, &batch[i], v),
+            0,
+            "frame {i} of the batch differs from its view"
+        );
     }
     // The two instants are told apart: blue on top at 40 ms where red was at 0.
     let cam = &views[1].camera;
