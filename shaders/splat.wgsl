@@ -1,5 +1,9 @@
 // Athlete splats: camera-facing discs, one quad (four vertices) per splat.
-// Colours arrive in linear light; the sRGB target encodes them on write.
+// Colours arrive in linear light; the sRGB target encodes them on write. A splat may also carry
+// what up to six cameras saw of it (view01/23/45, two samples each: a direction towards the
+// camera in octahedral coordinates, then sRGB colour and weight; see reconstruct::blend), which
+// the vertex stage blends by angle to the eye: the nearest cameras' colours, so stripes stay
+// sharp between cameras. Without samples, the one colour.
 // Coverage comes from alpha (alpha-to-coverage with MSAA), so splats need no depth sorting:
 // the disc edge is soft, and after-images fade by covering fewer samples.
 
@@ -22,7 +26,40 @@ struct Vertex {
     @location(2) corner: vec2<f32>,
     @location(3) radius: vec2<f32>,
     @location(5) color: vec4<f32>,
+    @location(6) view01: vec4<u32>,
+    @location(7) view23: vec4<u32>,
+    @location(8) view45: vec4<u32>,
 };
+
+// reconstruct::blend::{BLEND_WIDTH, BLEND_FLOOR}.
+const BLEND_WIDTH: f32 = 0.05;
+const BLEND_FLOOR: f32 = 0.0005;
+
+fn oct_decode(p: vec2<f32>) -> vec3<f32> {
+    var v = vec3<f32>(p, 1.0 - abs(p.x) - abs(p.y));
+    if v.z < 0.0 {
+        let s = select(vec2<f32>(-1.0), vec2<f32>(1.0), v.xy >= vec2<f32>(0.0));
+        v = vec3<f32>((1.0 - abs(v.yx)) * s, v.z);
+    }
+    return normalize(v);
+}
+
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    let lo = c / 12.92;
+    let hi = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
+    return select(hi, lo, c <= vec3<f32>(0.04045));
+}
+
+// One sample's weighted colour (rgb) and weight (a), seen along `to_eye`.
+fn sample_weight(dir_bits: u32, rgbw_bits: u32, to_eye: vec3<f32>) -> vec4<f32> {
+    let rgbw = unpack4x8unorm(rgbw_bits);
+    if rgbw.a <= 0.0 {
+        return vec4<f32>(0.0);
+    }
+    let dir = oct_decode(unpack2x16snorm(dir_bits));
+    let w = rgbw.a * (exp((dot(dir, to_eye) - 1.0) / BLEND_WIDTH) + BLEND_FLOOR);
+    return vec4<f32>(srgb_to_linear(rgbw.rgb) * w, w);
+}
 
 struct VertexOutput {
     @builtin(position) clip_position: vec4<f32>,
@@ -44,7 +81,17 @@ fn vertex(v: Vertex) -> VertexOutput {
     out.clip_position = view.clip_from_world * vec4<f32>(world, 1.0);
     let n = normalize((world_from_local * vec4<f32>(v.normal, 0.0)).xyz);
     out.facing = dot(n, normalize(view.world_position - centre));
-    out.color = v.color;
+    // The direction towards the eye in the mesh's own frame (the samples turn with it).
+    let to_eye = normalize(view.world_position - centre);
+    let local = normalize(transpose(mat3x3<f32>(
+        world_from_local[0].xyz, world_from_local[1].xyz, world_from_local[2].xyz)) * to_eye);
+    let blend = sample_weight(v.view01.x, v.view01.y, local)
+        + sample_weight(v.view01.z, v.view01.w, local)
+        + sample_weight(v.view23.x, v.view23.y, local)
+        + sample_weight(v.view23.z, v.view23.w, local)
+        + sample_weight(v.view45.x, v.view45.y, local)
+        + sample_weight(v.view45.z, v.view45.w, local);
+    out.color = select(v.color, vec4<f32>(blend.rgb / max(blend.a, 1e-12), v.color.a), blend.a > 0.0);
     out.corner = v.corner;
     return out;
 }

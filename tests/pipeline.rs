@@ -175,6 +175,71 @@ fn hull_refinement_improves_sync() {
     );
 }
 
+/// By default a splat seen by a camera keeps what its most squarely facing cameras saw
+/// (heaviest first, the heaviest of weight 1, each camera facing the surface), and the frames
+/// carry them: on the tiny capture 81% of the splats have samples (no camera sees the rest
+/// unhidden). With `view_colour: false` there are none.
+#[test]
+fn view_samples_are_kept_unless_turned_off() {
+    let (cap, out) = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("recon");
+    let opts = ReconstructOptions {
+        stride: 8,
+        view_colour: false,
+        ..Default::default()
+    };
+    reconstruct(cap, &plain, &opts).expect("reconstruct");
+    let plain = Reconstruction::open(&plain).expect("recon");
+    assert!(
+        plain.load_frame(0).expect("frame").view.is_empty(),
+        "no view samples without view_colour"
+    );
+    let r = Reconstruction::open(out).expect("recon");
+    let (mut splats, mut with, mut two_or_more) = (0usize, 0usize, 0usize);
+    for i in 0..r.manifest.frames.len() {
+        let f = r.load_frame(i).expect("frame");
+        assert_eq!(f.view.len(), f.len(), "frame {i}");
+        for (j, v) in f.view.iter().enumerate() {
+            splats += 1;
+            let s: Vec<_> = v.samples().collect();
+            if s.is_empty() {
+                continue;
+            }
+            with += 1;
+            two_or_more += usize::from(s.len() >= 2);
+            assert_eq!(s[0].weight, 1.0);
+            assert!(s.windows(2).all(|w| w[0].weight >= w[1].weight));
+            // Each camera faces the surface (the colour pass takes none that sees it edge-on or
+            // from behind), and each sample is another camera's (no two directions alike).
+            let n = nalgebra::Vector3::from(f.normals[j].map(f64::from));
+            let dirs: Vec<_> = s
+                .iter()
+                .map(|smp| nalgebra::Vector3::from(smp.towards_camera.map(f64::from)))
+                .collect();
+            for (a, d) in dirs.iter().enumerate() {
+                assert!(
+                    d.dot(&n) > 0.049,
+                    "frame {i} splat {j}: facing {}",
+                    d.dot(&n)
+                );
+                for e in &dirs[..a] {
+                    assert!(d.dot(e) < 1f64.to_radians().cos(), "frame {i} splat {j}");
+                }
+            }
+        }
+    }
+    assert!(splats > 0);
+    assert!(
+        with * 4 > splats * 3,
+        "{with} of {splats} splats have samples"
+    );
+    assert!(
+        two_or_more * 2 > with,
+        "{two_or_more} of {with} seen by two cameras or more"
+    );
+}
+
 /// `substeps: 2` reconstructs halfway between the reference camera's frames too, and those
 /// in-between instants lie on the body as it was at their own time (not at a neighbour's).
 #[test]

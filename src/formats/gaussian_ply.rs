@@ -1020,6 +1020,7 @@ mod tests {
             normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]],
             colours: vec![[255, 0, 51], [0, 0, 0], [1, 2, 3]],
             radii: vec![0.02, 0.04, 0.01],
+            view: Vec::new(),
         };
         let c = GaussianCloud::from_splats(&frame);
         assert_eq!(c.len(), 3);

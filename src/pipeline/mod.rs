@@ -85,6 +85,9 @@ pub struct ReconstructOptions {
     /// Carve each instant with every camera's frame carried to the instant by the athlete's
     /// rigid motion ([`crate::reconstruct::motion`]) rather than by its image motion alone.
     pub motion: bool,
+    /// Keep with each splat what the cameras that saw it best saw ([`crate::reconstruct::blend`]),
+    /// for a colour that depends on the side it is seen from.
+    pub view_colour: bool,
 }
 
 impl Default for ReconstructOptions {
@@ -100,6 +103,7 @@ impl Default for ReconstructOptions {
             sync_refine: true,
             measure_venue: true,
             motion: true,
+            view_colour: true,
         }
     }
 }
@@ -653,6 +657,7 @@ pub fn reconstruct(
         .unwrap_or_else(|| (ground_footprint(&cams, &centre) * 0.8).clamp(0.0005, 0.05));
     let mut params = CarveParams::new(vmin, vmax, leaf, cams.len());
     params.matte_slack = opts.matte_slack.unwrap_or(0);
+    params.view_colour = opts.view_colour;
 
     // Sync refined by the hull: each camera's offset nudged to where the other cameras' hull
     // explains its silhouettes best.

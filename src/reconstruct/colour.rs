@@ -4,8 +4,14 @@
 //! when it is no deeper than the nearest splat covering its pixel, within a tolerance). Each
 //! visible sample is weighted by how squarely the camera faces the surface; colours are
 //! averaged in linear light.
+//!
+//! The colour also changes with the side a splat is seen from (sheen, the codec's softening,
+//! a stripe that one camera resolves and another does not): each splat also keeps what its
+//! most squarely facing visible cameras saw ([`ViewSamples`]), which a virtual view blends by
+//! angle (see [`super::blend`]).
 
 use super::View;
+use super::blend::{ViewSample, ViewSamples};
 use super::hull::SurfaceVoxel;
 use crate::util::images::{linear_to_srgb, srgb_to_linear};
 use rayon::prelude::*;
@@ -96,16 +102,24 @@ fn depth_buffer(view: &View, voxels: &[SurfaceVoxel], leaf: f64) -> (DepthBuffer
     )
 }
 
-/// sRGB colour of each surface voxel.
-pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]> {
+/// Surface voxels' colours: each one's sRGB colour (the weighted mean of what the cameras
+/// that see it saw) and, where asked for, its [`ViewSamples`].
+pub struct Colours {
+    pub srgb: Vec<[u8; 3]>,
+    pub view: Vec<ViewSamples>,
+}
+
+/// Colour of each surface voxel, and its view samples where `view_dependent` (else none).
+pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent: bool) -> Colours {
     let per_view: Vec<(DepthBuffer, Projected)> = views
         .par_iter()
         .map(|v| depth_buffer(v, voxels, leaf))
         .collect();
-    voxels
+    let (srgb, view) = voxels
         .par_iter()
         .enumerate()
         .map(|(i, vox)| {
+            let mut samples: Vec<ViewSample> = Vec::with_capacity(views.len());
             let mut acc = [0.0f64; 3];
             let mut wsum = 0.0;
             let mut fallback = [0.0f64; 3];
@@ -148,6 +162,13 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]
                     acc[k] += lin[k] * w;
                 }
                 wsum += w;
+                if view_dependent {
+                    samples.push(ViewSample {
+                        towards_camera: [to_cam.x as f32, to_cam.y as f32, to_cam.z as f32],
+                        colour: c.map(|v| v.round().clamp(0.0, 255.0) as u8),
+                        weight: w as f32,
+                    });
+                }
             }
             let (c, s) = if wsum > 1e-9 {
                 (acc, wsum)
@@ -155,13 +176,16 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64) -> Vec<[u8; 3]
                 (fallback, fsum)
             };
             if s <= 1e-12 {
-                return [128, 128, 128];
+                return ([128, 128, 128], ViewSamples::default());
             }
-            [
-                linear_to_srgb((c[0] / s) as f32),
-                linear_to_srgb((c[1] / s) as f32),
-                linear_to_srgb((c[2] / s) as f32),
-            ]
+            let mean = [c[0] / s, c[1] / s, c[2] / s];
+            let srgb = mean.map(|m| linear_to_srgb(m as f32));
+            samples.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+            (srgb, ViewSamples::new(&samples))
         })
-        .collect()
+        .unzip();
+    Colours {
+        srgb,
+        view: if view_dependent { view } else { Vec::new() },
+    }
 }

@@ -10,14 +10,17 @@
 //! ```
 //! Each frame is a binary little-endian PLY with one `vertex` element:
 //! `float x y z` (world metres, Z up), `float nx ny nz` (outward unit normal),
-//! `uchar red green blue` (sRGB), `float radius` (disc radius, m). Any point-cloud tool
-//! (MeshLab, CloudCompare, Open3D) opens it.
+//! `uchar red green blue` (sRGB), `float radius` (disc radius, m), and, where the colour
+//! depends on the side a splat is seen from, its [`ViewSamples`]: `uint view0_dir view0_rgbw`
+//! to `view5_dir view5_rgbw` (packed as in [`crate::reconstruct::blend`]). Any point-cloud tool (MeshLab, CloudCompare, Open3D)
+//! opens it.
 //!
 //! `recon.json` records the capture it came from, which cameras were used and held out, the
 //! estimated sync offsets, the voxel size, every frame's time (common timeline, s), file,
 //! splat count, centroid, bounds and lowest point, the motion analysis and the stage timings.
 
 use crate::analyse::Analysis;
+use crate::reconstruct::blend::{VIEW_SAMPLES, ViewSamples};
 use ply_rs_bw::parser::Parser;
 use ply_rs_bw::ply::{
     Addable, ElementDef, Encoding, Ply, Property, PropertyAccess, PropertyAccessResult,
@@ -65,13 +68,35 @@ pub enum ReconError {
     BadFence { path: PathBuf, index: usize },
 }
 
+/// PLY property names of a splat's [`ViewSamples`]: per sample, its packed direction and its
+/// packed colour and weight (see [`crate::reconstruct::blend`]).
+const VIEW_PROPERTIES: [&str; 2 * VIEW_SAMPLES] = [
+    "view0_dir",
+    "view0_rgbw",
+    "view1_dir",
+    "view1_rgbw",
+    "view2_dir",
+    "view2_rgbw",
+    "view3_dir",
+    "view3_rgbw",
+    "view4_dir",
+    "view4_rgbw",
+    "view5_dir",
+    "view5_rgbw",
+];
+
 /// One splat cloud.
 #[derive(Debug, Clone, Default)]
 pub struct SplatFrame {
     pub positions: Vec<[f32; 3]>,
     pub normals: Vec<[f32; 3]>,
+    /// sRGB: the colour from every side (the cameras' weighted mean), where there are no
+    /// [`ViewSamples`].
     pub colours: Vec<[u8; 3]>,
     pub radii: Vec<f32>,
+    /// What the cameras that saw each splat saw, for a view-dependent colour: one
+    /// [`ViewSamples`] per splat, or none at all (the colours are the same from every side).
+    pub view: Vec<ViewSamples>,
 }
 
 impl SplatFrame {
@@ -87,6 +112,24 @@ impl SplatFrame {
         for n in &mut self.normals {
             *n = (m.rotation * nalgebra::Vector3::from(*n)).into();
         }
+        // The colour seen along d after the motion is the colour seen along R⁻¹d before it:
+        // the directions to the cameras turn with the splat.
+        for v in &mut self.view {
+            *v = v.rotated(&m.rotation);
+        }
+    }
+
+    /// Splat `i`'s [`ViewSamples`] (none where the frame has none).
+    pub fn view_samples(&self, i: usize) -> ViewSamples {
+        self.view.get(i).copied().unwrap_or_default()
+    }
+
+    /// Splat `i`'s colour seen along `towards_eye` (unit, world frame), in linear light: its
+    /// samples blended ([`ViewSamples::blend`]), else its one colour.
+    pub fn linear_colour(&self, i: usize, towards_eye: [f32; 3]) -> [f32; 3] {
+        self.view_samples(i)
+            .blend(towards_eye)
+            .unwrap_or_else(|| self.colours[i].map(crate::util::images::srgb_to_linear))
     }
 
     pub fn len(&self) -> usize {
@@ -103,6 +146,7 @@ struct Vertex {
     n: [f32; 3],
     c: [u8; 3],
     r: f32,
+    view: [u32; 2 * VIEW_SAMPLES],
 }
 
 impl PropertyAccess for Vertex {
@@ -111,6 +155,15 @@ impl PropertyAccess for Vertex {
     }
     fn set_property(&mut self, key: &str, property: Property) -> PropertyAccessResult {
         let f = match property {
+            Property::UInt(v) => {
+                return match VIEW_PROPERTIES.iter().position(|p| *p == key) {
+                    Some(j) => {
+                        self.view[j] = v;
+                        PropertyAccessResult::Set
+                    }
+                    None => PropertyAccessResult::Ignored,
+                };
+            }
             Property::Float(v) => v,
             Property::Double(v) => v as f32,
             Property::UChar(v) => {
@@ -147,6 +200,9 @@ impl PropertyAccess for Vertex {
             "radius" => self.r,
             _ => return None,
         })
+    }
+    fn get_uint(&self, key: &str) -> Option<u32> {
+        Some(self.view[VIEW_PROPERTIES.iter().position(|p| *p == key)?])
     }
     fn get_uchar(&self, key: &str) -> Option<u8> {
         Some(match key {
@@ -185,6 +241,25 @@ pub fn write_ply(path: &Path, frame: &SplatFrame, comment: &str) -> Result<(), R
         "radius".to_owned(),
         PropertyType::Scalar(ScalarType::Float),
     ));
+    let with_view = !frame.view.is_empty();
+    if with_view && frame.view.len() != frame.len() {
+        return Err(ReconError::Ply {
+            path: path.to_path_buf(),
+            problem: format!(
+                "{} view samples for {} splats",
+                frame.view.len(),
+                frame.len()
+            ),
+        });
+    }
+    if with_view {
+        for name in VIEW_PROPERTIES {
+            el.properties.add(PropertyDef::new(
+                name.to_owned(),
+                PropertyType::Scalar(ScalarType::UInt),
+            ));
+        }
+    }
     ply.header.elements.add(el);
     let verts = (0..frame.len())
         .map(|i| Vertex {
@@ -192,6 +267,12 @@ pub fn write_ply(path: &Path, frame: &SplatFrame, comment: &str) -> Result<(), R
             n: frame.normals[i],
             c: frame.colours[i],
             r: frame.radii[i],
+            view: frame
+                .view_samples(i)
+                .0
+                .as_flattened()
+                .try_into()
+                .unwrap_or_default(),
         })
         .collect();
     ply.payload.insert("vertex".to_owned(), verts);
@@ -234,6 +315,13 @@ pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
             problem: "no vertex element with x, y, z".to_owned(),
         });
     }
+    let with_view = VIEW_PROPERTIES.iter().any(|p| has(p));
+    if with_view && !VIEW_PROPERTIES.iter().all(|p| has(p)) {
+        return Err(ReconError::Ply {
+            path: path.to_path_buf(),
+            problem: "some of the view samples' properties (view0_dir .. view5_rgbw) are missing: all or none".to_owned(),
+        });
+    }
     let verts = ply.payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
     let mut f = SplatFrame::default();
     for v in verts {
@@ -252,6 +340,11 @@ pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
         f.normals.push(v.n);
         f.colours.push(v.c);
         f.radii.push(v.r);
+        if with_view {
+            f.view.push(ViewSamples(std::array::from_fn(|k| {
+                [v.view[2 * k], v.view[2 * k + 1]]
+            })));
+        }
     }
     Ok(f)
 }
@@ -467,6 +560,7 @@ mod tests {
             normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
             colours: vec![[255, 0, 7], [10, 20, 30]],
             radii: vec![0.01, 0.02],
+            view: Vec::new(),
         };
         write_ply(&path, &frame, "test").expect("write");
         let back = read_ply(&path).expect("read");
@@ -480,6 +574,83 @@ mod tests {
         )
         .expect("write");
         assert!(read_ply(&path).is_err());
+    }
+
+    fn some_samples() -> ViewSamples {
+        use crate::reconstruct::blend::ViewSample;
+        ViewSamples::new(&[
+            ViewSample {
+                towards_camera: [0.6, 0.8, 0.0],
+                colour: [250, 10, 10],
+                weight: 0.9,
+            },
+            ViewSample {
+                towards_camera: [0.0, -0.6, 0.8],
+                colour: [10, 10, 250],
+                weight: 0.45,
+            },
+        ])
+    }
+
+    /// View samples survive the file; a file with some of their properties but not all is
+    /// refused, naming what is wrong.
+    #[test]
+    fn view_samples_round_trip_and_half_of_them_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.ply");
+        let frame = SplatFrame {
+            positions: vec![[1.0, -2.0, 3.5], [0.25, 0.5, -7.0]],
+            normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
+            colours: vec![[255, 0, 7], [10, 20, 30]],
+            radii: vec![0.01, 0.02],
+            view: vec![some_samples(), ViewSamples::default()],
+        };
+        write_ply(&path, &frame, "test").expect("write");
+        let back = read_ply(&path).expect("read");
+        assert_eq!(back.view, frame.view);
+        assert_eq!(back.colours, frame.colours);
+
+        let mut short = frame.clone();
+        short.view.pop();
+        let err = write_ply(&path, &short, "test").expect_err("one for two splats");
+        assert!(
+            err.to_string().contains("1 view samples for 2 splats"),
+            "{err}"
+        );
+
+        std::fs::write(
+            &path,
+            b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nproperty uint view0_dir\nend_header\n1 2 3 5\n",
+        )
+        .expect("write");
+        let err = read_ply(&path).expect_err("partial view samples");
+        assert!(err.to_string().contains("view0_dir .. view5_rgbw"), "{err}");
+    }
+
+    /// A moved splat's samples turn with it: from the moved eye it looks as it did before.
+    #[test]
+    fn view_samples_turn_with_the_splat() {
+        let motion = nalgebra::Isometry3::new(
+            nalgebra::Vector3::new(1.0, 2.0, 0.5),
+            nalgebra::Vector3::new(0.3, -0.2, 1.1),
+        );
+        let mut frame = SplatFrame {
+            positions: vec![[0.0; 3]],
+            normals: vec![[1.0, 0.0, 0.0]],
+            colours: vec![[100, 150, 200]],
+            radii: vec![0.01],
+            view: vec![some_samples()],
+        };
+        let d = [0.48, 0.64, 0.6];
+        let before = frame.linear_colour(0, d);
+        frame.move_by(&motion);
+        let turned: [f32; 3] = (motion.rotation.cast::<f32>() * nalgebra::Vector3::from(d)).into();
+        let after = frame.linear_colour(0, turned);
+        for k in 0..3 {
+            assert!((before[k] - after[k]).abs() < 1e-3, "{before:?} {after:?}");
+        }
+        // And the samples, not the one colour, decide it.
+        assert!(before[0] > 0.8, "{before:?}");
     }
 
     #[test]

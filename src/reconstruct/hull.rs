@@ -84,6 +84,8 @@ pub struct CarveParams {
     /// Pixels of slack when testing a point against a matte, for calibrations that are off by
     /// a pixel or so (real rigs); 0 for exact ones.
     pub matte_slack: u32,
+    /// Keep each splat's view samples ([`crate::reconstruct::blend`]) besides its one colour.
+    pub view_colour: bool,
 }
 
 impl CarveParams {
@@ -103,6 +105,7 @@ impl CarveParams {
                 .min(views.max(1)),
             tolerance: 0,
             matte_slack: 0,
+            view_colour: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Reconstruction: per instant, a coloured splat cloud of the athlete from the cameras' mattes
 //! (hierarchical visual hull, surface normals, view-weighted colour with visibility).
 
+pub mod blend;
 pub mod colour;
 pub mod fence;
 pub mod format;
@@ -9,6 +10,7 @@ pub mod motion;
 pub mod terrain;
 pub mod venue;
 
+pub use blend::{ViewSample, ViewSamples};
 pub use format::{ReconError, ReconManifest, Reconstruction, SplatFrame};
 
 use crate::camera::Camera;
@@ -136,7 +138,8 @@ pub fn reconstruct_agreed(views: &[View], params: &hull::CarveParams) -> Instant
         }
     }
     let surface = hull::surface(&occ);
-    let colours = colour::colour(views, &surface, params.leaf);
+    let colour::Colours { srgb, view } =
+        colour::colour(views, &surface, params.leaf, params.view_colour);
     let radius = (params.leaf * 0.8) as f32;
     let splats = SplatFrame {
         positions: surface
@@ -153,8 +156,9 @@ pub fn reconstruct_agreed(views: &[View], params: &hull::CarveParams) -> Instant
             .iter()
             .map(|s| [s.normal.x as f32, s.normal.y as f32, s.normal.z as f32])
             .collect(),
-        colours,
+        colours: srgb,
         radii: vec![radius; surface.len()],
+        view,
     };
     let centroid = if n > 0 {
         Point3::from(sum / n as f64)

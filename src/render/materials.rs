@@ -8,6 +8,7 @@ use bevy::pbr::{Material, MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
 use bevy::render::render_resource::{
     AsBindGroup, ColorWrites, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError,
+    VertexFormat,
 };
 use bevy::shader::{Shader, ShaderRef};
 
@@ -51,6 +52,14 @@ pub fn register_shaders(app: &mut App) {
 /// Per-splat radius (metres), carried in the second UV channel.
 pub const ATTRIBUTE_SPLAT_RADIUS: MeshVertexAttribute = Mesh::ATTRIBUTE_UV_1;
 
+/// A splat's view samples (see [`crate::reconstruct::blend`]), packed as on disk but with
+/// their directions in Bevy's frame, two samples per attribute.
+pub const ATTRIBUTE_SPLAT_VIEW: [MeshVertexAttribute; 3] = [
+    MeshVertexAttribute::new("SplatView01", 0x7265_706c_6179_0001, VertexFormat::Uint32x4),
+    MeshVertexAttribute::new("SplatView23", 0x7265_706c_6179_0002, VertexFormat::Uint32x4),
+    MeshVertexAttribute::new("SplatView45", 0x7265_706c_6179_0003, VertexFormat::Uint32x4),
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, ShaderType)]
 pub struct SplatParams {
     /// rgb: tint (linear); a: tint amount.
@@ -78,6 +87,9 @@ fn splat_vertex_layout(
         Mesh::ATTRIBUTE_UV_0.at_shader_location(2),
         ATTRIBUTE_SPLAT_RADIUS.at_shader_location(3),
         Mesh::ATTRIBUTE_COLOR.at_shader_location(5),
+        ATTRIBUTE_SPLAT_VIEW[0].at_shader_location(6),
+        ATTRIBUTE_SPLAT_VIEW[1].at_shader_location(7),
+        ATTRIBUTE_SPLAT_VIEW[2].at_shader_location(8),
     ])?;
     descriptor.vertex.buffers = vec![vertex_layout];
     descriptor.primitive.cull_mode = None;

@@ -2,7 +2,7 @@
 //! (Z-up) data and emit Bevy-frame vertices through [`super::convert`].
 
 use super::convert;
-use super::materials::ATTRIBUTE_SPLAT_RADIUS;
+use super::materials::{ATTRIBUTE_SPLAT_RADIUS, ATTRIBUTE_SPLAT_VIEW};
 use crate::reconstruct::SplatFrame;
 use crate::util::images::srgb_to_linear;
 use bevy::asset::RenderAssetUsages;
@@ -26,6 +26,7 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
             normals: vec![[0.0, 0.0, 1.0]],
             colours: vec![[0; 3]],
             radii: vec![0.0],
+            view: Vec::new(),
         });
     }
     let n = frame.len();
@@ -34,6 +35,7 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
     let mut uv = Vec::with_capacity(n * 4);
     let mut rad = Vec::with_capacity(n * 4);
     let mut col = Vec::with_capacity(n * 4);
+    let mut view: [Vec<[u32; 4]>; 3] = std::array::from_fn(|_| Vec::with_capacity(n * 4));
     let mut idx = Vec::with_capacity(n * 6);
     for i in 0..n {
         let p = convert::point_f32(frame.positions[i]).to_array();
@@ -46,6 +48,15 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
             srgb_to_linear(c[2]),
             1.0,
         ];
+        // The samples' directions are in the world (Z up); the shader's in Bevy's frame.
+        let samples = frame
+            .view_samples(i)
+            .map_directions(|[x, y, z]| [x, z, -y])
+            .0;
+        let t: [[u32; 4]; 3] = std::array::from_fn(|k| {
+            let [a, b] = [samples[2 * k], samples[2 * k + 1]];
+            [a[0], a[1], b[0], b[1]]
+        });
         let base = (i * 4) as u32;
         for corner in [[-1.0f32, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]] {
             pos.push(p);
@@ -53,6 +64,9 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
             uv.push(corner);
             rad.push([frame.radii[i], 0.0]);
             col.push(lin);
+            for k in 0..3 {
+                view[k].push(t[k]);
+            }
         }
         idx.extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
     }
@@ -62,6 +76,9 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
     mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uv);
     mesh.insert_attribute(ATTRIBUTE_SPLAT_RADIUS, rad);
     mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, col);
+    for (attribute, values) in ATTRIBUTE_SPLAT_VIEW.into_iter().zip(view) {
+        mesh.insert_attribute(attribute, values);
+    }
     mesh.insert_indices(Indices::U32(idx));
     mesh
 }
