@@ -293,7 +293,7 @@ fn renders_the_scene_and_matches_the_golden_image() {
 /// A splat's view samples (reconstruct::blend) reach the screen: a grey sphere whose splats
 /// each keep a red camera's view from +x, a blue one from -x and a green one from -y is drawn,
 /// from each of those sides, with the colour `linear_colour` blends for it (so the samples'
-/// directions are the world's, not Bevy's), and grey nowhere.
+/// directions are the world's, not Bevy's), and grey nowhere; drawn as discs or as Gaussians.
 #[test]
 fn a_splats_colour_follows_the_side_it_is_seen_from() {
     let mut frame = sphere([0.0, 0.0, 1.0], 0.5, 4000);
@@ -312,36 +312,40 @@ fn a_splats_colour_follows_the_side_it_is_seen_from() {
     frame.view = vec![samples; frame.len()];
     let dir = tempfile::tempdir().expect("tempdir");
     fixture_with(dir.path(), &frame);
-    let scene = load_scene(dir.path()).expect("scene");
-    let req = request(false);
-    let mut r = OffscreenRenderer::new(scene, req.clone(), W, H).expect("renderer");
     let expected = |towards_eye: [f32; 3]| {
         samples
             .blend(towards_eye)
             .expect("samples")
             .map(replay360::util::images::linear_to_srgb)
     };
-    for (eye, near, towards_eye, strongest) in [
-        ([4.0, 0.0, 1.0], [0.5, 0.0, 1.0], [1.0, 0.0, 0.0], 0),
-        ([-4.0, 0.0, 1.0], [-0.5, 0.0, 1.0], [-1.0, 0.0, 0.0], 2),
-        ([0.0, -4.0, 1.0], [0.0, -0.5, 1.0], [0.0, -1.0, 0.0], 1),
-    ] {
-        let mut view = req.clone();
-        view.camera = camera(eye, [0.0, 0.0, 1.0], W, H, 40.0);
-        let img = r.render_one(&view).expect("render");
-        let got = px(&img, &view.camera, near);
-        let want = expected(towards_eye);
-        // The splats around the nearest point see the eye from up to a few degrees off the
-        // axis (their angular weights within 3% of the axis's), and soft disc edges mix
-        // neighbours: 4 code values.
-        for k in 0..3 {
-            assert!(
-                (got[k] as i32 - want[k] as i32).abs() <= 4,
-                "seen from {eye:?}: {got:?}, expected {want:?}"
-            );
+    // As discs, and as Gaussians (`--gaussians`), which blend the same samples on the CPU.
+    for gaussians in [false, true] {
+        let mut scene = load_scene(dir.path()).expect("scene");
+        scene.gaussian_athlete = gaussians;
+        let req = request(false);
+        let mut r = OffscreenRenderer::new(scene, req.clone(), W, H).expect("renderer");
+        for (eye, near, towards_eye, strongest) in [
+            ([4.0, 0.0, 1.0], [0.5, 0.0, 1.0], [1.0, 0.0, 0.0], 0),
+            ([-4.0, 0.0, 1.0], [-0.5, 0.0, 1.0], [-1.0, 0.0, 0.0], 2),
+            ([0.0, -4.0, 1.0], [0.0, -0.5, 1.0], [0.0, -1.0, 0.0], 1),
+        ] {
+            let mut view = req.clone();
+            view.camera = camera(eye, [0.0, 0.0, 1.0], W, H, 40.0);
+            let img = r.render_one(&view).expect("render");
+            let got = px(&img, &view.camera, near);
+            let want = expected(towards_eye);
+            // The splats around the nearest point see the eye from up to a few degrees off
+            // the axis (their angular weights within 3% of the axis's), and soft disc edges
+            // (or overlapping Gaussians) mix neighbours: 4 code values.
+            for k in 0..3 {
+                assert!(
+                    (got[k] as i32 - want[k] as i32).abs() <= 4,
+                    "seen from {eye:?} (gaussians: {gaussians}): {got:?}, expected {want:?}"
+                );
+            }
+            // That side's camera's colour, not the grey every side shares.
+            assert!(got[strongest] > 190, "seen from {eye:?}: {got:?}");
         }
-        // That side's camera's colour, not the grey every side shares.
-        assert!(got[strongest] > 190, "seen from {eye:?}: {got:?}");
     }
 }
 

@@ -12,8 +12,8 @@
 //! `float x y z` (world metres, Z up), `float nx ny nz` (outward unit normal),
 //! `uchar red green blue` (sRGB), `float radius` (disc radius, m), and, where the colour
 //! depends on the side a splat is seen from, its [`ViewSamples`]: `uint view0_dir view0_rgbw`
-//! to `view5_dir view5_rgbw` (packed as in [`crate::reconstruct::blend`]). Any point-cloud tool (MeshLab, CloudCompare, Open3D)
-//! opens it.
+//! to `view5_dir view5_rgbw` (packed as in [`crate::reconstruct::blend`]). Any point-cloud
+//! tool (MeshLab, CloudCompare, Open3D) opens it.
 //!
 //! `recon.json` records the capture it came from, which cameras were used and held out, the
 //! estimated sync offsets, the voxel size, every frame's time (common timeline, s), file,

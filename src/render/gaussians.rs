@@ -22,6 +22,7 @@
 
 use super::convert;
 use crate::formats::gaussian_ply::GaussianCloud;
+use crate::reconstruct::ViewSamples;
 use bevy::asset::{Handle, uuid_handle};
 use bevy::core_pipeline::{Core3d, Core3dSystems};
 use bevy::math::{Mat3, Mat4, Quat, Vec3, Vec4Swizzles};
@@ -71,6 +72,10 @@ pub struct GaussianScene {
     pub covariances: Vec<[f32; 6]>,
     /// Linear rgb and opacity.
     pub colours: Vec<[f32; 4]>,
+    /// What the cameras saw of each Gaussian, directions in Bevy's frame (see
+    /// [`crate::reconstruct::blend`]): each view blends its own colour from them. Empty: the
+    /// colours above from every side.
+    pub view: Vec<ViewSamples>,
 }
 
 fn srgb_to_linear(c: f32) -> f32 {
@@ -120,6 +125,7 @@ impl GaussianScene {
                     ]
                 })
                 .collect(),
+            view: Vec::new(),
         }
     }
 
@@ -414,6 +420,7 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
     }
     // 1. Project (parallel).
     let projector = Projector::new(view);
+    let eye = view.view_from_world.inverse().w_axis.truncate();
     let mut depths = Vec::new();
     (0..n)
         .into_par_iter()
@@ -460,7 +467,13 @@ pub fn bin(scene: &GaussianScene, view: &ViewParams, out: &mut Binned) {
             .for_each(|((dst, fp), &k)| {
                 let i = (k & 0xffff_ffff) as usize;
                 let p = &projected[i];
-                let c = &scene.colours[i];
+                let mut c = scene.colours[i];
+                if let Some(s) = scene.view.get(i) {
+                    let d = (eye - scene.centres[i]).normalize_or_zero();
+                    if let Some(rgb) = s.blend(d.to_array()) {
+                        c[..3].copy_from_slice(&rgb);
+                    }
+                }
                 *dst = [
                     p.mean[0],
                     p.mean[1],

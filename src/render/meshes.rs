@@ -51,7 +51,7 @@ pub fn splat_mesh(frame: &SplatFrame) -> Mesh {
         // The samples' directions are in the world (Z up); the shader's in Bevy's frame.
         let samples = frame
             .view_samples(i)
-            .map_directions(|[x, y, z]| [x, z, -y])
+            .map_directions(|d| convert::point_f32(d).to_array())
             .0;
         let t: [[u32; 4]; 3] = std::array::from_fn(|k| {
             let [a, b] = [samples[2 * k], samples[2 * k + 1]];

@@ -424,9 +424,13 @@ impl GaussianFrames {
         let g = match data.recon.load_frame(index) {
             Ok(mut frame) => {
                 frame.move_by(moved);
-                Some(Arc::new(GaussianScene::from_cloud(
-                    &GaussianCloud::from_splats(&frame),
-                )))
+                let mut scene = GaussianScene::from_cloud(&GaussianCloud::from_splats(&frame));
+                scene.view = frame
+                    .view
+                    .iter()
+                    .map(|v| v.map_directions(|d| super::convert::point_f32(d).to_array()))
+                    .collect();
+                Some(Arc::new(scene))
             }
             Err(e) => {
                 tracing::warn!("{e}");
