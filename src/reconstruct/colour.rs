@@ -166,7 +166,11 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent
                     samples.push(ViewSample {
                         towards_camera: [to_cam.x as f32, to_cam.y as f32, to_cam.z as f32],
                         colour: c.map(|v| v.round().clamp(0.0, 255.0) as u8),
-                        weight: w as f32,
+                        // Facing¹ here, not the mean's facing⁴: the blend's angle to the eye
+                        // already favours the cameras near the view (rig cameras left out of
+                        // a 12-camera aerials16 run, athlete PSNR: facing⁴ 19.86 dB, facing²
+                        // 19.93, facing¹ 19.96, facing⁰ 19.97 with a lower SSIM).
+                        weight: (facing * if in_matte { 1.0 } else { 0.05 }) as f32,
                     });
                 }
             }
