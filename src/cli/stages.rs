@@ -82,7 +82,7 @@ pub struct ReconstructArgs {
     pub substeps: u16,
     /// Give each splat one colour for every side, without the samples of the cameras that saw
     /// it best, which a view blends by angle (the frames are 2.5 times smaller; the athlete's
-    /// stripes blur between the cameras: aerials16's held-out athlete PSNR 0.4 dB lower).
+    /// stripes blur between the cameras: aerials16's held-out athlete PSNR 0.5 dB lower).
     #[arg(long)]
     pub no_view_colour: bool,
 }
