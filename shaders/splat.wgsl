@@ -31,7 +31,7 @@ struct Vertex {
     @location(8) view45: vec4<u32>,
 };
 
-// reconstruct::blend::{BLEND_WIDTH, BLEND_FLOOR}.
+// reconstruct::blend::{BLEND_WIDTH, BLEND_FLOOR} (a unit test keeps them equal).
 const BLEND_WIDTH: f32 = 0.05;
 const BLEND_FLOOR: f32 = 0.0005;
 

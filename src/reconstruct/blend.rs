@@ -135,15 +135,17 @@ impl ViewSamples {
 
     /// The same samples seen after the splat turns by `rotation`.
     pub fn rotated(&self, rotation: &nalgebra::UnitQuaternion<f32>) -> Self {
-        let mut out = *self;
-        for p in out.0.iter_mut() {
-            let mut s = ViewSample::unpack(*p);
-            if s.weight > 0.0 {
-                s.towards_camera = (rotation * nalgebra::Vector3::from(s.towards_camera)).into();
-                *p = s.pack();
-            }
-        }
-        out
+        self.map_directions(|d| (rotation * nalgebra::Vector3::from(d)).into())
+    }
+
+    /// The packed words in file order: each sample's direction, then its colour and weight.
+    pub fn words(&self) -> [u32; 2 * VIEW_SAMPLES] {
+        std::array::from_fn(|j| self.0[j / 2][j % 2])
+    }
+
+    /// The inverse of [`Self::words`].
+    pub fn from_words(w: [u32; 2 * VIEW_SAMPLES]) -> Self {
+        Self(std::array::from_fn(|k| [w[2 * k], w[2 * k + 1]]))
     }
 
     /// The samples with their directions mapped by `f` (a change of frame).

@@ -119,7 +119,8 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent
         .par_iter()
         .enumerate()
         .map(|(i, vox)| {
-            let mut samples: Vec<ViewSample> = Vec::with_capacity(views.len());
+            let mut samples: Vec<ViewSample> =
+                Vec::with_capacity(if view_dependent { views.len() } else { 0 });
             let mut acc = [0.0f64; 3];
             let mut wsum = 0.0;
             let mut fallback = [0.0f64; 3];
@@ -137,17 +138,15 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent
                 if facing <= 0.05 {
                     continue;
                 }
-                let c = view.silhouette.sample(x, y);
-                let lin = [
-                    srgb_to_linear(c[0].round() as u8) as f64,
-                    srgb_to_linear(c[1].round() as u8) as f64,
-                    srgb_to_linear(c[2].round() as u8) as f64,
-                ];
+                let srgb = view.silhouette.sample(x, y).map(|v| v.round() as u8);
+                let lin = srgb.map(|v| srgb_to_linear(v) as f64);
                 let in_matte = view
                     .silhouette
                     .matte
                     .get((x + 0.5).floor() as i64, (y + 0.5).floor() as i64);
-                let fw = facing * facing * if in_matte { 1.0 } else { 0.05 };
+                // Samples outside the matte (the outline's mixed pixels) count for little.
+                let matte = if in_matte { 1.0 } else { 0.05 };
+                let fw = facing * facing * matte;
                 for k in 0..3 {
                     fallback[k] += lin[k] * fw;
                 }
@@ -157,7 +156,7 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent
                 if !visible {
                     continue;
                 }
-                let w = facing.powi(4) * if in_matte { 1.0 } else { 0.05 };
+                let w = facing.powi(4) * matte;
                 for k in 0..3 {
                     acc[k] += lin[k] * w;
                 }
@@ -165,12 +164,12 @@ pub fn colour(views: &[View], voxels: &[SurfaceVoxel], leaf: f64, view_dependent
                 if view_dependent {
                     samples.push(ViewSample {
                         towards_camera: [to_cam.x as f32, to_cam.y as f32, to_cam.z as f32],
-                        colour: c.map(|v| v.round().clamp(0.0, 255.0) as u8),
+                        colour: srgb,
                         // Facing¹ here, not the mean's facing⁴: the blend's angle to the eye
                         // already favours the cameras near the view (rig cameras left out of
                         // a 12-camera aerials16 run, athlete PSNR: facing⁴ 19.86 dB, facing²
                         // 19.93, facing¹ 19.96, facing⁰ 19.97 with a lower SSIM).
-                        weight: (facing * if in_matte { 1.0 } else { 0.05 }) as f32,
+                        weight: (facing * matte) as f32,
                     });
                 }
             }

@@ -267,12 +267,7 @@ pub fn write_ply(path: &Path, frame: &SplatFrame, comment: &str) -> Result<(), R
             n: frame.normals[i],
             c: frame.colours[i],
             r: frame.radii[i],
-            view: frame
-                .view_samples(i)
-                .0
-                .as_flattened()
-                .try_into()
-                .unwrap_or_default(),
+            view: frame.view_samples(i).words(),
         })
         .collect();
     ply.payload.insert("vertex".to_owned(), verts);
@@ -341,9 +336,7 @@ pub fn read_ply(path: &Path) -> Result<SplatFrame, ReconError> {
         f.colours.push(v.c);
         f.radii.push(v.r);
         if with_view {
-            f.view.push(ViewSamples(std::array::from_fn(|k| {
-                [v.view[2 * k], v.view[2 * k + 1]]
-            })));
+            f.view.push(ViewSamples::from_words(v.view));
         }
     }
     Ok(f)
@@ -551,17 +544,22 @@ pub fn frame_moved_to(frames: &[FrameEntry], time: f64) -> (usize, nalgebra::Iso
 mod tests {
     use super::*;
 
-    #[test]
-    fn ply_round_trip() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("f.ply");
-        let frame = SplatFrame {
+    /// Two splats, with the given view samples.
+    fn two_splats(view: Vec<ViewSamples>) -> SplatFrame {
+        SplatFrame {
             positions: vec![[1.0, -2.0, 3.5], [0.25, 0.5, -7.0]],
             normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
             colours: vec![[255, 0, 7], [10, 20, 30]],
             radii: vec![0.01, 0.02],
-            view: Vec::new(),
-        };
+            view,
+        }
+    }
+
+    #[test]
+    fn ply_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.ply");
+        let frame = two_splats(Vec::new());
         write_ply(&path, &frame, "test").expect("write");
         let back = read_ply(&path).expect("read");
         assert_eq!(back.positions, frame.positions);
@@ -598,13 +596,7 @@ mod tests {
     fn view_samples_round_trip_and_half_of_them_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f.ply");
-        let frame = SplatFrame {
-            positions: vec![[1.0, -2.0, 3.5], [0.25, 0.5, -7.0]],
-            normals: vec![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
-            colours: vec![[255, 0, 7], [10, 20, 30]],
-            radii: vec![0.01, 0.02],
-            view: vec![some_samples(), ViewSamples::default()],
-        };
+        let frame = two_splats(vec![some_samples(), ViewSamples::default()]);
         write_ply(&path, &frame, "test").expect("write");
         let back = read_ply(&path).expect("read");
         assert_eq!(back.view, frame.view);

@@ -354,3 +354,30 @@ impl Material for FlatMaterial {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SHADERS;
+    use crate::reconstruct::blend::{BLEND_FLOOR, BLEND_WIDTH};
+
+    /// The splat shader's blend constants are the ones `reconstruct::blend` documents and
+    /// blends with on the CPU (the Gaussian path, the tests' reference).
+    #[test]
+    fn the_shaders_blend_constants_are_the_cpus() {
+        let splat = SHADERS
+            .iter()
+            .find(|(name, _)| *name == "splat.wgsl")
+            .map(|(_, source)| *source)
+            .expect("splat.wgsl");
+        let constant = |name: &str| -> f32 {
+            let prefix = format!("const {name}: f32 = ");
+            let line = splat
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no {name} in splat.wgsl"));
+            line.trim_end_matches(';').parse().expect("a number")
+        };
+        assert_eq!(constant("BLEND_WIDTH"), BLEND_WIDTH);
+        assert_eq!(constant("BLEND_FLOOR"), BLEND_FLOOR);
+    }
+}
